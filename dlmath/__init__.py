@@ -1,0 +1,37 @@
+r"""dlmath: the formulas of *The Mathematics of Deep Learning, Derived and Run*.
+
+Each public function implements one formula that a chapter derives; its
+docstring states the formula and names the chapter and equation. The package
+needs only numpy; :mod:`dlmath.widgets` (the book's sliders) also imports
+matplotlib and ipywidgets, lazily.
+"""
+from .activations import (
+    log_softmax,
+    relu,
+    relu_grad,
+    sigmoid,
+    sigmoid_grad,
+    softmax,
+    softmax_jacobian,
+    tanh,
+    tanh_grad,
+)
+from .exercises import check_answer
+from .gradcheck import numerical_gradient, rel_error
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "check_answer",
+    "log_softmax",
+    "numerical_gradient",
+    "rel_error",
+    "relu",
+    "relu_grad",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "softmax_jacobian",
+    "tanh",
+    "tanh_grad",
+]

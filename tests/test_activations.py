@@ -1,0 +1,147 @@
+"""dlmath.activations: values, derivatives, extreme inputs, dtypes and bad input."""
+import math
+
+import numpy as np
+import pytest
+
+import dlmath
+
+RNG_SEED = 0
+
+
+def closed_form_sigmoid(x):
+    """The textbook formula, evaluated in Python's math module one number at a time."""
+    return np.array([1.0 / (1.0 + math.exp(-v)) if v > -700 else math.exp(v) for v in np.ravel(x)]).reshape(np.shape(x))
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (3, 4), (2, 3, 4)])
+def test_sigmoid_matches_closed_form(shape):
+    x = np.random.default_rng(RNG_SEED).normal(scale=5.0, size=shape)
+    np.testing.assert_allclose(dlmath.sigmoid(x), closed_form_sigmoid(x), rtol=1e-14, atol=0)
+    assert dlmath.sigmoid(x).shape == shape
+
+
+def test_sigmoid_known_values():
+    np.testing.assert_allclose(dlmath.sigmoid([0.0, math.log(3.0), -math.log(3.0)]), [0.5, 0.75, 0.25], rtol=1e-15)
+
+
+def test_sigmoid_symmetry():
+    x = np.random.default_rng(1).normal(scale=10.0, size=100)
+    np.testing.assert_allclose(dlmath.sigmoid(-x), 1.0 - dlmath.sigmoid(x), atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "f, f_grad",
+    [
+        (dlmath.sigmoid, dlmath.sigmoid_grad),
+        (dlmath.tanh, dlmath.tanh_grad),
+        (dlmath.relu, dlmath.relu_grad),
+    ],
+)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_derivatives_match_finite_differences(f, f_grad, seed):
+    x = np.random.default_rng(seed).normal(size=(4, 6))
+    x[np.abs(x) < 1e-3] = 0.5  # relu has no derivative at 0
+    numeric = dlmath.numerical_gradient(lambda v: np.sum(f(v)), x)
+    assert dlmath.rel_error(numeric, f_grad(x)) < 1e-7
+
+
+def test_sigmoid_grad_formula_and_peak():
+    x = np.linspace(-10, 10, 2001)
+    s = 1.0 / (1.0 + np.exp(-x))
+    np.testing.assert_allclose(dlmath.sigmoid_grad(x), s * (1 - s), rtol=1e-12, atol=1e-300)
+    assert dlmath.sigmoid_grad(0.0) == 0.25
+    assert np.all(dlmath.sigmoid_grad(x) <= 0.25)
+
+
+def test_tanh_is_rescaled_sigmoid():
+    x = np.linspace(-20, 20, 401)
+    np.testing.assert_allclose(dlmath.tanh(x), 2 * dlmath.sigmoid(2 * x) - 1, atol=1e-15)
+    np.testing.assert_allclose(dlmath.tanh_grad(x), 1 - np.tanh(x) ** 2, atol=1e-15)
+
+
+def test_relu_and_its_derivative_at_zero():
+    x = np.array([-2.0, -0.0, 0.0, 3.0])
+    np.testing.assert_array_equal(dlmath.relu(x), [0.0, 0.0, 0.0, 3.0])
+    np.testing.assert_array_equal(dlmath.relu_grad(x), [0.0, 0.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "f", [dlmath.sigmoid, dlmath.sigmoid_grad, dlmath.tanh, dlmath.tanh_grad, dlmath.relu, dlmath.relu_grad]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_extreme_inputs_are_finite_without_warnings(f, dtype):
+    # pytest runs with warnings as errors: an overflow warning fails this test.
+    x = np.array([-1e308 if dtype == np.float64 else -3e38, -1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=dtype)
+    out = f(x)
+    assert np.all(np.isfinite(out))
+    assert out.dtype == dtype
+
+
+def test_sigmoid_saturates_exactly():
+    assert dlmath.sigmoid(-1000.0) == 0.0
+    assert dlmath.sigmoid(1000.0) == 1.0
+    assert dlmath.sigmoid(np.float32(-200.0)) == 0.0
+    # float32 keeps e^-100 as a subnormal number: the right value, not 0.
+    assert dlmath.sigmoid(np.float32(-100.0)) == pytest.approx(math.exp(-100.0), rel=0.05)
+
+
+@pytest.mark.parametrize("f", [dlmath.sigmoid, dlmath.tanh, dlmath.relu, dlmath.softmax, dlmath.log_softmax])
+def test_dtype_rules(f):
+    assert f(np.array([1, 2, 3])).dtype == np.float64
+    assert f(np.array([True, False])).dtype == np.float64
+    assert f(np.array([1.0, 2.0], dtype=np.float32)).dtype == np.float32
+    assert isinstance(f([1.0, 2.0]), np.ndarray)
+
+
+@pytest.mark.parametrize("f", [dlmath.sigmoid, dlmath.sigmoid_grad, dlmath.relu, dlmath.softmax])
+@pytest.mark.parametrize("bad", ["abc", ["a", "b"], [object(), object()], [1 + 2j]])
+def test_non_numeric_input_is_rejected(f, bad):
+    with pytest.raises(TypeError, match="numeric"):
+        f(bad)
+
+
+def test_ragged_input_is_rejected():
+    with pytest.raises(ValueError, match="rectangular"):
+        dlmath.sigmoid([[1.0, 2.0], [3.0]])
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_softmax_is_normalised_and_matches_definition(axis):
+    z = np.random.default_rng(3).normal(size=(4, 5))
+    p = dlmath.softmax(z, axis=axis)
+    np.testing.assert_allclose(p.sum(axis=axis), 1.0, rtol=1e-14)
+    e = np.exp(z)
+    np.testing.assert_allclose(p, e / e.sum(axis=axis, keepdims=True), rtol=1e-13)
+    np.testing.assert_allclose(dlmath.log_softmax(z, axis=axis), np.log(p), rtol=1e-13)
+
+
+def test_softmax_is_shift_invariant_and_stable():
+    np.testing.assert_array_equal(dlmath.softmax([1000.0, 0.0]), [1.0, 0.0])
+    np.testing.assert_allclose(dlmath.softmax([1000.0, 1000.0]), [0.5, 0.5])
+    np.testing.assert_allclose(dlmath.softmax([-1000.0, -1001.0]), dlmath.softmax([1.0, 0.0]), rtol=1e-15)
+    out = dlmath.log_softmax(np.array([1e4, -1e4, 0.0]))
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, [0.0, -2e4, -1e4])
+
+
+def test_softmax_of_scalar_is_an_error():
+    with pytest.raises(ValueError, match="at least one axis"):
+        dlmath.softmax(3.0)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_softmax_jacobian_matches_finite_differences(k):
+    z = np.random.default_rng(k).normal(size=k)
+    jac = dlmath.softmax_jacobian(z)
+    assert jac.shape == (k, k)
+    for i in range(k):
+        row = dlmath.numerical_gradient(lambda v: dlmath.softmax(v)[i], z.copy())
+        assert dlmath.rel_error(row, jac[i]) < 1e-7 or np.max(np.abs(row - jac[i])) < 1e-10
+    np.testing.assert_allclose(jac, jac.T)
+    np.testing.assert_allclose(jac.sum(axis=0), 0.0, atol=1e-15)
+
+
+def test_softmax_jacobian_rejects_batches():
+    with pytest.raises(ValueError, match=r"1-D.*\(2, 3\)"):
+        dlmath.softmax_jacobian(np.zeros((2, 3)))
