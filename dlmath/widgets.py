@@ -1,0 +1,290 @@
+r"""Sliders that work in a live notebook and in the built HTML book.
+
+:func:`slider` turns a drawing function and a few parameter ranges into one
+object. Displayed in Jupyter, it is a live ipywidgets control that redraws the
+*same* matplotlib figure (only the artists change) and sends the picture to an
+``ipywidgets.Image``. Displayed in the built book, where there is no kernel, the
+same object shows its ``text/html`` form: every combination of the parameter
+values pre-rendered as a small PNG frame, and an ``<input type="range">`` per
+parameter with a few lines of inline JavaScript that swap the frame. Nothing is
+loaded from the network in either place.
+
+The book selects the ``text/html`` part with ``nb_mime_priority_overrides`` in
+``_config.yml``; JupyterLab prefers the widget.
+
+Example
+-------
+>>> def setup(fig):
+...     ax = fig.add_subplot()
+...     x = np.linspace(-6, 6, 200)
+...     (line,) = ax.plot(x, dlmath.sigmoid(x))
+...     ax.set(xlim=(-6, 6), ylim=(0, 1), xlabel="x", ylabel="sigma(wx)")
+...     def update(w):
+...         line.set_ydata(dlmath.sigmoid(w * x))
+...     return update
+>>> dlmath.widgets.slider(setup, w=np.linspace(-3, 3, 13))   # doctest: +SKIP
+"""
+import base64
+import html
+import io
+import itertools
+import json
+import math
+import time
+
+import numpy as np
+
+#: Width and height in inches, and the resolution of live and static frames.
+DEFAULT_FIGSIZE = (7.0, 2.8)
+LIVE_DPI = 90
+STATIC_DPI = 86
+#: The most frames (the product of the parameter counts) a static slider holds:
+#: each frame is a few kB, and a chapter page should stay under 1.5 MB.
+MAX_FRAMES = 150
+
+
+def slider(setup, figsize=DEFAULT_FIGSIZE, initial=None, labels=None, **params):
+    """Make a :class:`Slider`: ``setup(fig)`` draws and returns ``update(**values)``.
+
+    Parameters
+    ----------
+    setup : callable
+        ``setup(fig)`` adds axes and artists to the empty matplotlib figure
+        ``fig`` and returns ``update``; ``update(**values)`` changes the
+        artists for one value of each parameter (``line.set_ydata``,
+        ``image.set_data``, ``text.set_text``, ...) and returns the list of
+        artists it changed. Only those are redrawn when a slider moves (the
+        rest of the figure is drawn once and copied: blitting), which is what
+        keeps a redraw far under 50 ms. If ``update`` returns ``None`` the
+        whole figure is redrawn each time. Fix the axis limits in ``setup``:
+        they are part of the background that is drawn once.
+    figsize : (float, float)
+        Figure size in inches.
+    initial : dict, optional
+        The starting value of each parameter (the nearest listed value is
+        used); by default the middle of each list.
+    labels : dict, optional
+        The text shown beside each parameter's slider (default: its name).
+    **params : sequence of float
+        For each parameter of ``update``, the values the slider steps through,
+        in increasing order.
+    """
+    return Slider(setup, params, figsize=figsize, initial=initial, labels=labels)
+
+
+class Slider:
+    """A figure with one slider per parameter; see :func:`slider`."""
+
+    def __init__(self, setup, params, figsize=DEFAULT_FIGSIZE, initial=None, labels=None):
+        if not params:
+            raise ValueError("slider: give at least one parameter, e.g. w=np.linspace(-3, 3, 13)")
+        self.params = {}
+        for name, values in params.items():
+            arr = np.asarray(values, dtype=np.float64)
+            if arr.ndim != 1 or arr.size < 2 or not np.all(np.diff(arr) > 0):
+                raise ValueError(
+                    f"slider: {name} must list at least two increasing values, got {values!r}"
+                )
+            self.params[name] = arr
+        n_frames = math.prod(v.size for v in self.params.values())
+        if n_frames > MAX_FRAMES:
+            raise ValueError(
+                f"slider: {n_frames} frames (the product of the parameter counts) is more "
+                f"than {MAX_FRAMES}; use fewer values per parameter"
+            )
+        self.labels = {name: name for name in self.params}
+        self.labels.update(labels or {})
+        initial = initial or {}
+        unknown = set(initial) - set(self.params)
+        if unknown:
+            raise ValueError(f"slider: initial names unknown parameters {sorted(unknown)}")
+        self.index = {
+            name: (int(np.argmin(np.abs(vals - initial[name]))) if name in initial else vals.size // 2)
+            for name, vals in self.params.items()
+        }
+
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        # A Figure made without pyplot: the inline backend does not also show it.
+        self.figure = Figure(figsize=figsize, layout="constrained")
+        FigureCanvasAgg(self.figure)
+        self._update = setup(self.figure)
+        if not callable(self._update):
+            raise TypeError("slider: setup(fig) must return the update(**values) function")
+        changed = self._update(**self.values())
+        self._artists = None if changed is None else list(changed)
+        for artist in self._artists or ():
+            artist.set_animated(True)  # left out of the background
+        self.figure.canvas.draw()
+        # Freeze the layout found for the first frame: no re-layout per redraw,
+        # and the axes do not jump between frames.
+        self.figure.set_layout_engine("none")
+        self._background = None  # (dpi, saved pixels) of the figure without the artists
+        self._widget = None
+        self._html = None
+
+    def values(self):
+        """The current value of each parameter, as a dict of floats."""
+        return {name: float(vals[self.index[name]]) for name, vals in self.params.items()}
+
+    def render(self, dpi=LIVE_DPI, compress_level=1, **values):
+        """Update the artists for ``values``, draw, and return the PNG bytes."""
+        fig, canvas = self.figure, self.figure.canvas
+        if self._background is None or self._background[0] != dpi:
+            fig.set_dpi(dpi)
+            canvas.draw()
+            self._background = (dpi, canvas.copy_from_bbox(fig.bbox)) if self._artists else (dpi, None)
+        elif self._artists:
+            canvas.restore_region(self._background[1])
+        if values:
+            self._update(**values)
+        if self._artists:
+            for artist in self._artists:
+                fig.draw_artist(artist)
+        else:
+            canvas.draw()
+        return _png(canvas, compress_level)
+
+    # -- live: ipywidgets ------------------------------------------------
+    def widget(self):
+        """The live ipywidgets control (built once)."""
+        if self._widget is None:
+            import ipywidgets as w
+
+            image = w.Image(value=self.render(**self.values()), format="png")
+            controls = []
+            for name, vals in self.params.items():
+                ctl = w.SelectionSlider(
+                    options=[(_fmt(v), float(v)) for v in vals],
+                    value=float(vals[self.index[name]]),
+                    description=self.labels[name],
+                    continuous_update=True,
+                    style={"description_width": "initial"},
+                    layout=w.Layout(width="60%"),
+                )
+                controls.append(ctl)
+
+            def redraw(change, _controls=controls):
+                values = {n: c.value for n, c in zip(self.params, _controls)}
+                image.value = self.render(**values)
+
+            for ctl in controls:
+                ctl.observe(redraw, names="value")
+            self._widget = w.VBox([*controls, image])
+        return self._widget
+
+    # -- static: HTML with pre-rendered frames ----------------------------
+    def to_html(self):
+        """Self-contained HTML: the pre-rendered frames and a range input per parameter."""
+        if self._html is None:
+            names = list(self.params)
+            frames = []
+            for combo in itertools.product(*(self.params[n] for n in names)):
+                png = self.render(dpi=STATIC_DPI, compress_level=6, **dict(zip(names, map(float, combo))))
+                frames.append("data:image/png;base64," + base64.b64encode(_shrink(png)).decode())
+            self._update(**self.values())  # leave the figure at the initial values
+            start = np.ravel_multi_index(
+                tuple(self.index[n] for n in names), tuple(self.params[n].size for n in names)
+            )
+            rows = []
+            for n in names:
+                ticks = json.dumps([_fmt(v) for v in self.params[n]])
+                rows.append(
+                    f'<label style="display:block;font-family:sans-serif;font-size:0.9em">'
+                    f'{html.escape(self.labels[n])} '
+                    f'<input type="range" class="dlmath-slider-input" data-name="{html.escape(n)}" '
+                    f'min="0" max="{self.params[n].size - 1}" step="1" value="{self.index[n]}" '
+                    f'style="width:55%;vertical-align:middle" aria-label="{html.escape(self.labels[n])}"> '
+                    f"<output>{_fmt(self.params[n][self.index[n]])}</output>"
+                    f'<script type="application/json" class="dlmath-ticks">{ticks}</script></label>'
+                )
+            self._html = (
+                '<div class="dlmath-slider">'
+                + "".join(rows)
+                + f'<img class="dlmath-slider-frame" src="{frames[start]}" '
+                f'alt="{html.escape(self._alt())}" style="max-width:100%">'
+                + f'<script type="application/json" class="dlmath-frames">{json.dumps(frames)}</script>'
+                + f"<script>{_PLAYER_JS}</script></div>"
+            )
+        return self._html
+
+    def _alt(self):
+        return "Figure with sliders for " + ", ".join(self.labels[n] for n in self.params)
+
+    # -- display ------------------------------------------------------------
+    def __repr__(self):
+        ranges = ", ".join(
+            f"{n}: {_fmt(v[0])}..{_fmt(v[-1])} ({v.size} values)" for n, v in self.params.items()
+        )
+        return f"<dlmath slider: {ranges}>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = {"text/plain": repr(self), "text/html": self.to_html()}
+        try:
+            view = self.widget()._repr_mimebundle_()
+        except ImportError:  # no ipywidgets: the static slider is shown
+            view = None
+        if view:
+            key = "application/vnd.jupyter.widget-view+json"
+            bundle[key] = view[key]
+        return bundle
+
+
+# The static player: finds its own <div> from the running <script>, so any
+# number of sliders can share a page. Frames are in row-major order over the
+# parameters, as itertools.product yields them.
+_PLAYER_JS = """(function(){
+var root=document.currentScript.parentNode;
+var frames=JSON.parse(root.querySelector('.dlmath-frames').textContent);
+var img=root.querySelector('.dlmath-slider-frame');
+var inputs=root.querySelectorAll('.dlmath-slider-input');
+function show(){var k=0;for(var i=0;i<inputs.length;i++){k=k*(+inputs[i].max+1)+(+inputs[i].value);
+var ticks=JSON.parse(inputs[i].parentNode.querySelector('.dlmath-ticks').textContent);
+inputs[i].parentNode.querySelector('output').textContent=ticks[+inputs[i].value];}
+img.src=frames[k];}
+for(var i=0;i<inputs.length;i++){inputs[i].addEventListener('input',show);}
+})();"""
+
+
+def _png(canvas, compress_level):
+    """Encode the canvas's pixels as PNG (no metadata, so the bytes are reproducible)."""
+    from PIL import Image
+
+    width, height = canvas.get_width_height(physical=True)
+    im = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def _shrink(png):
+    """Re-encode a PNG with a 64-colour palette: line plots lose nothing visible."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        small = im.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        out = io.BytesIO()
+        small.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _fmt(v):
+    return f"{v:.3g}"
+
+
+def time_redraw(s, repeats=30):
+    """Median wall time in milliseconds of one live redraw of slider ``s``.
+
+    A redraw is what the widget does when a slider moves: update the artists,
+    draw the figure and encode the PNG. Used by ``benchmarks/bench_slider.py``.
+    """
+    names = list(s.params)
+    combos = list(itertools.product(*(s.params[n] for n in names)))
+    times = []
+    for i in range(repeats):
+        values = dict(zip(names, map(float, combos[(i * 7) % len(combos)])))
+        t0 = time.perf_counter()
+        s.render(**values)
+        times.append(time.perf_counter() - t0)
+    return 1000.0 * float(np.median(times))
