@@ -18,13 +18,31 @@ from .activations import (
 )
 from .exercises import check_answer
 from .gradcheck import numerical_gradient, rel_error
+from .losses import (
+    bce_with_logits,
+    bce_with_logits_grad,
+    binary_cross_entropy,
+    cross_entropy,
+    cross_entropy_grad,
+    mse,
+    mse_grad,
+    one_hot,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "bce_with_logits",
+    "bce_with_logits_grad",
+    "binary_cross_entropy",
     "check_answer",
+    "cross_entropy",
+    "cross_entropy_grad",
     "log_softmax",
+    "mse",
+    "mse_grad",
     "numerical_gradient",
+    "one_hot",
     "rel_error",
     "relu",
     "relu_grad",
