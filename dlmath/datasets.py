@@ -1,0 +1,116 @@
+r"""Small seeded toy data sets in the plane, for training networks in chapters.
+
+Each generator returns ``(X, y)`` with ``X`` of shape ``(N, 2)`` (float64) and
+integer labels ``y`` of shape ``(N,)`` (int64), rows in a random order. The
+same ``rng`` seed gives the same data.
+"""
+import numbers
+
+import numpy as np
+
+from ._checks import check_positive_int
+
+
+def two_moons(n, noise, rng):
+    r"""Two interleaving half circles, one per class.
+
+    Class 0 is the upper half of the unit circle, class 1 the lower half of a
+    unit circle shifted right by 1 and up by 1/2 (the layout of scikit-learn's
+    ``make_moons``). With :math:`t` evenly spaced in :math:`[0, \pi]`,
+
+    .. math::
+        x^{(0)}(t) = (\cos t,\ \sin t),
+        \qquad
+        x^{(1)}(t) = \bigl(1 - \cos t,\ \tfrac12 - \sin t\bigr),
+
+    and every point then moves by independent Gaussian noise
+    :math:`\mathcal N(0, \text{noise}^2)` in each coordinate. No straight line
+    separates the classes, so a linear classifier fails and an MLP succeeds
+    (chapter 4).
+
+    Parameters
+    ----------
+    n : int
+        The total number of points, >= 2: ``n // 2`` in class 1 and the rest
+        in class 0.
+    noise : float
+        The standard deviation of the noise, >= 0.
+    rng : numpy.random.Generator or int
+        The source of randomness (an int is used as a seed).
+
+    Returns
+    -------
+    X : numpy.ndarray, shape (n, 2), float64
+    y : numpy.ndarray, shape (n,), int64
+        Labels 0 and 1.
+    """
+    n = check_positive_int(n, "n", "two_moons", minimum=2)
+    noise = _check_noise(noise, "two_moons")
+    rng = np.random.default_rng(rng)
+    n_lower = n // 2
+    n_upper = n - n_lower
+    t_upper = np.linspace(0.0, np.pi, n_upper)
+    t_lower = np.linspace(0.0, np.pi, n_lower)
+    upper = np.column_stack([np.cos(t_upper), np.sin(t_upper)])
+    lower = np.column_stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)])
+    X = np.vstack([upper, lower])
+    y = np.concatenate([np.zeros(n_upper, np.int64), np.ones(n_lower, np.int64)])
+    X = X + noise * rng.standard_normal(X.shape)
+    return _shuffled(X, y, rng)
+
+
+def spirals(n_per_class, n_classes, noise, rng):
+    r"""Interleaved spiral arms, one per class (the CS231n spiral data).
+
+    Arm :math:`k` has :math:`n` points at radii :math:`r` evenly spaced in
+    :math:`[0, 1]`; its angle runs over :math:`[4k, 4(k+1)]` radians in step
+    with the radius, plus Gaussian noise on the angle:
+
+    .. math::
+        x = r\,(\sin\theta,\ \cos\theta),
+        \qquad \theta = 4k + 4r + \varepsilon,
+        \qquad \varepsilon \sim \mathcal N(0, \text{noise}^2).
+
+    Parameters
+    ----------
+    n_per_class : int
+        Points per arm, >= 2.
+    n_classes : int
+        The number of arms (classes), >= 1.
+    noise : float
+        The standard deviation of the angle noise, in radians, >= 0
+        (0.2 gives the classic picture).
+    rng : numpy.random.Generator or int
+        The source of randomness (an int is used as a seed).
+
+    Returns
+    -------
+    X : numpy.ndarray, shape (n_per_class * n_classes, 2), float64
+        Every point lies in the unit disc.
+    y : numpy.ndarray, shape (n_per_class * n_classes,), int64
+        Labels ``0, ..., n_classes - 1``, ``n_per_class`` of each.
+    """
+    n = check_positive_int(n_per_class, "n_per_class", "spirals", minimum=2)
+    k_total = check_positive_int(n_classes, "n_classes", "spirals")
+    noise = _check_noise(noise, "spirals")
+    rng = np.random.default_rng(rng)
+    r = np.linspace(0.0, 1.0, n)
+    arms, labels = [], []
+    for k in range(k_total):
+        theta = 4.0 * k + 4.0 * r + noise * rng.standard_normal(n)
+        arms.append(np.column_stack([r * np.sin(theta), r * np.cos(theta)]))
+        labels.append(np.full(n, k, dtype=np.int64))
+    return _shuffled(np.vstack(arms), np.concatenate(labels), rng)
+
+
+def _check_noise(noise, where):
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
+        raise TypeError(f"{where}: noise must be a real number, got {noise!r}")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"{where}: noise must be a finite number >= 0, got {noise!r}")
+    return float(noise)
+
+
+def _shuffled(X, y, rng):
+    order = rng.permutation(len(y))
+    return X[order].astype(np.float64), y[order]
