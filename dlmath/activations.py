@@ -37,9 +37,13 @@ def sigmoid(x):
 def sigmoid_grad(x):
     r"""The derivative of the sigmoid at ``x``, elementwise.
 
-    .. math:: \sigma'(x) = \sigma(x)\,\bigl(1 - \sigma(x)\bigr)
+    .. math:: \sigma'(x) = \sigma(x)\,\bigl(1 - \sigma(x)\bigr) = \sigma(x)\,\sigma(-x)
 
-    Derived in chapter 1, equation :eq:`eq-sigmoid-grad`.
+    Derived in chapter 1, equation :eq:`eq-sigmoid-grad`; the second form is
+    the symmetry :eq:`eq-sigmoid-symmetry`. It is computed as
+    :math:`\sigma(x)\,\sigma(-x)`: for large :math:`x`, :math:`1 - \sigma(x)`
+    subtracts two nearly equal numbers and loses the digits that
+    :math:`\sigma(-x)` keeps (chapter 1, equation :eq:`eq-sigmoid-grad-tails`).
 
     Parameters
     ----------
@@ -51,8 +55,8 @@ def sigmoid_grad(x):
     numpy.ndarray
         :math:`\sigma'(x)`, the shape of ``x``, values in :math:`[0, 1/4]`.
     """
-    s = sigmoid(x)
-    return s * (1.0 - s)
+    x = as_float_array(x, "x")
+    return sigmoid(x) * sigmoid(-x)
 
 
 def tanh(x):
@@ -69,12 +73,20 @@ def tanh(x):
 def tanh_grad(x):
     r"""The derivative of tanh at ``x``, elementwise.
 
-    .. math:: \tanh'(x) = 1 - \tanh^2(x)
+    .. math::
+        \tanh'(x) = 1 - \tanh^2(x) = 4\,\sigma(2x)\,\sigma(-2x)
+        = \frac{4\,e^{-2|x|}}{\bigl(1 + e^{-2|x|}\bigr)^2}
 
-    Derived in chapter 1, equation :eq:`eq-tanh-grad`.
+    Derived in chapter 1, equation :eq:`eq-tanh-grad`. Computed in the last
+    form, which keeps full relative accuracy where :math:`\tanh^2(x)` is
+    close to 1 (the cancellation that :func:`sigmoid_grad` avoids too), with
+    :math:`e^{-2|x|} = (e^{-|x|})^2` so that :math:`2|x|` is never formed
+    (it overflows for :math:`|x| > 9 \times 10^{307}`).
     """
-    t = tanh(x)
-    return 1.0 - t * t
+    x = as_float_array(x, "x")
+    e = np.exp(-np.abs(x))
+    e2 = e * e
+    return 4.0 * e2 / ((1.0 + e2) * (1.0 + e2))
 
 
 def relu(x):

@@ -17,8 +17,10 @@ def numerical_gradient(f, x, eps=1e-6):
 
     ``x`` is perturbed one entry at a time *in place*, so ``f`` may be a closure
     over the very array passed in (a layer's weights, say); every entry is put
-    back to its original value before the function returns, so ``x`` is left
-    unchanged. Use float64: in float32 a step of 1e-6 is lost to rounding.
+    back to its original value, even if ``f`` raises, so ``x`` is left
+    unchanged. Use float64: the rounding error of the estimate is about
+    :math:`u\,|f| / \varepsilon` for unit roundoff :math:`u`, about
+    :math:`10^{-10}|f|` in float64 but :math:`6\%` of :math:`|f|` in float32.
 
     Parameters
     ----------
@@ -46,11 +48,13 @@ def numerical_gradient(f, x, eps=1e-6):
     flat_grad = grad.reshape(-1)
     for i in range(flat_x.size):
         old = flat_x[i]
-        flat_x[i] = old + eps
-        f_plus = _scalar(f(x))
-        flat_x[i] = old - eps
-        f_minus = _scalar(f(x))
-        flat_x[i] = old
+        try:
+            flat_x[i] = old + eps
+            f_plus = _scalar(f(x))
+            flat_x[i] = old - eps
+            f_minus = _scalar(f(x))
+        finally:
+            flat_x[i] = old
         flat_grad[i] = (f_plus - f_minus) / (2.0 * eps)
     return grad
 

@@ -48,8 +48,8 @@ def test_derivatives_match_finite_differences(f, f_grad, seed):
 
 def test_sigmoid_grad_formula_and_peak():
     x = np.linspace(-10, 10, 2001)
-    s = 1.0 / (1.0 + np.exp(-x))
-    np.testing.assert_allclose(dlmath.sigmoid_grad(x), s * (1 - s), rtol=1e-12, atol=1e-300)
+    e = np.exp(-np.abs(x))  # sigma(x)(1 - sigma(x)) = e^-|x| / (1 + e^-|x|)^2, no cancellation
+    np.testing.assert_allclose(dlmath.sigmoid_grad(x), e / (1 + e) ** 2, rtol=1e-14)
     assert dlmath.sigmoid_grad(0.0) == 0.25
     assert np.all(dlmath.sigmoid_grad(x) <= 0.25)
 
@@ -145,3 +145,27 @@ def test_softmax_jacobian_matches_finite_differences(k):
 def test_softmax_jacobian_rejects_batches():
     with pytest.raises(ValueError, match=r"1-D.*\(2, 3\)"):
         dlmath.softmax_jacobian(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("x", [20.0, 30.0, 36.0, 40.0, 100.0, 700.0])
+def test_derivatives_keep_relative_accuracy_in_the_tails(x):
+    # sigma'(x) = e^-x / (1 + e^-x)^2 and tanh'(x) = 1 / cosh(x)^2, in Python's math module.
+    exact_sigmoid = math.exp(-x) / (1.0 + math.exp(-x)) ** 2
+    assert dlmath.sigmoid_grad(x) == pytest.approx(exact_sigmoid, rel=1e-13)
+    assert dlmath.sigmoid_grad(-x) == pytest.approx(exact_sigmoid, rel=1e-13)
+    if x < 350:
+        exact_tanh = 1.0 / math.cosh(x) ** 2
+        assert dlmath.tanh_grad(x) == pytest.approx(exact_tanh, rel=1e-13)
+
+
+def test_numerical_gradient_restores_x_when_f_raises():
+    x = np.array([1.0, 2.0])
+
+    def explode(v):
+        if v[0] != 1.0:
+            raise RuntimeError("boom")
+        return 0.0
+
+    with pytest.raises(RuntimeError):
+        dlmath.numerical_gradient(explode, x)
+    np.testing.assert_array_equal(x, [1.0, 2.0])

@@ -66,12 +66,16 @@ def outputs_text(cell):
 
 
 def all_label_definitions():
+    """Equation labels defined in the chapters and in the prose pages of book/."""
     labels = {}
     for path in NOTEBOOKS:
         for cell in load(path)["cells"]:
             if cell["cell_type"] == "markdown":
                 for label in LABEL_DEF.findall(source(cell)):
                     labels.setdefault(label, []).append(path.name)
+    for path in sorted((ROOT / "book").glob("*.md")):
+        for label in LABEL_DEF.findall(path.read_text(encoding="utf-8")):
+            labels.setdefault(label, []).append(path.name)
     return labels
 
 
