@@ -28,7 +28,8 @@ SECTIONS = [
     "Exercises",
     "Summary",
 ]
-LABEL_DEF = re.compile(r"\$\$\s*\(([A-Za-z0-9_-]+)\)")
+# A MyST label follows the closing $$ at the end of its line: "$$ (eq-label)".
+LABEL_DEF = re.compile(r"\$\$[ \t]*\(([A-Za-z0-9_-]+)\)[ \t]*$", re.M)
 EQ_REF = re.compile(r"\{eq\}`([^`]+)`")
 DOC_EQ_REF = re.compile(r":eq:`([^`]+)`")
 
