@@ -24,10 +24,21 @@ from .losses import (
     binary_cross_entropy,
     cross_entropy,
     cross_entropy_grad,
+    entropy,
+    kl_divergence,
+    linear_regression_normal_equations,
+    mae,
+    mae_grad,
     mse,
     mse_grad,
+    mse_linear_grad,
     one_hot,
 )
+
+# The chapter modules that are not flattened into the package namespace
+# (their names would collide or mislead out of context): dlmath.backprop.*,
+# dlmath.autodiff.Value, dlmath.attention.*, ...
+from . import attention, autodiff, backprop, datasets  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -38,9 +49,15 @@ __all__ = [
     "check_answer",
     "cross_entropy",
     "cross_entropy_grad",
+    "entropy",
+    "kl_divergence",
+    "linear_regression_normal_equations",
     "log_softmax",
+    "mae",
+    "mae_grad",
     "mse",
     "mse_grad",
+    "mse_linear_grad",
     "numerical_gradient",
     "one_hot",
     "rel_error",

@@ -1,7 +1,9 @@
-r"""Activation functions and their derivatives (chapter 1, the sigmoid).
+r"""Activation functions and their derivatives.
 
-Each function sits next to its derivative, micrograd-style. All are
-elementwise except the softmax family, which works along one axis.
+The elementwise activations of chapter 1 (sigmoid, tanh, relu), each next to
+its derivative, micrograd-style; and the softmax family of chapter 3, which
+works along one axis: ``softmax`` with its Jacobian ``softmax_jacobian``, and
+``log_softmax``, whose gradient the losses compute directly.
 """
 import numpy as np
 

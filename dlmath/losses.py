@@ -1,11 +1,20 @@
 r"""Loss functions and their gradients (chapter 2, mean squared error; chapter 3,
 cross-entropy).
 
-Each loss is a mean (over every element for ``mse`` and the binary losses, over
+Each loss is a mean (over every element for ``mse``, ``mae`` and the binary losses, over
 the batch for ``cross_entropy``) and returns a Python ``float``. Each ``*_grad``
 is the gradient of that mean with respect to the loss's first argument: an
 array of the first argument's shape and floating dtype (float32 stays float32).
 An empty batch is a ``ValueError``: the mean of nothing is undefined.
+
+For the linear model :math:`\hat{\mathbf y} = X\mathbf w + b` of chapter 2,
+:func:`mse_linear_grad` gives the gradient of the MSE with respect to
+:math:`\mathbf w` and :math:`b`, and :func:`linear_regression_normal_equations`
+its minimiser.
+
+:func:`entropy` and :func:`kl_divergence` (chapter 3, the information-theory
+view of cross-entropy) take probability distributions along the last axis and
+return one value per distribution.
 """
 import numpy as np
 
@@ -62,6 +71,174 @@ def mse_grad(y_pred, y_true):
     return grad.astype(y_pred.dtype, copy=False)
 
 
+def mse_linear_grad(X, w, b, y):
+    r"""The gradient of the mean squared error of a linear model, with respect to ``w`` and ``b``.
+
+    For :math:`\hat{\mathbf y} = X\mathbf w + b\,\mathbf 1` and
+    :math:`L(\mathbf w, b) = \frac{1}{N}\lVert \hat{\mathbf y} - \mathbf y \rVert^2`,
+    with the residual :math:`\mathbf r = \hat{\mathbf y} - \mathbf y`:
+
+    .. math::
+        \nabla_{\mathbf w} L = \frac{2}{N} X^\top \mathbf r,
+        \qquad
+        \frac{\partial L}{\partial b} = \frac{2}{N} \mathbf 1^\top \mathbf r
+        = \frac{2}{N} \sum_{n=1}^{N} r_n
+
+    Derived in chapter 2, equation :eq:`eq-mse-linear-grad` (the chain rule
+    applied to :eq:`eq-mse-grad`). It is :func:`dlmath.backprop.linear_backward`
+    with ``dout =`` :func:`mse_grad`, written for one output.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D)
+        One example per row; N >= 1.
+    w : array_like, shape (D,)
+        The weights.
+    b : float
+        The bias (a number or a 0-d array).
+    y : array_like, shape (N,)
+        The targets.
+
+    Returns
+    -------
+    dw : numpy.ndarray, shape (D,)
+    db : float
+    """
+    X, w, b, y = _linear_model_inputs(X, w, b, y, "mse_linear_grad")
+    residual = X @ w + b - y
+    n = X.shape[0]
+    dw = 2.0 * (X.T @ residual) / n
+    db = 2.0 * float(np.sum(residual)) / n
+    return dw, db
+
+
+def linear_regression_normal_equations(X, y, l2=0.0):
+    r"""The weights and bias that minimise the mean squared error of a linear model.
+
+    With the augmented matrix :math:`A = [X \;\; \mathbf 1]` of shape
+    :math:`(N, D + 1)` and :math:`\boldsymbol\theta = (\mathbf w, b)`, setting
+    the gradient :eq:`eq-mse-linear-grad` to zero gives the normal equations
+
+    .. math::
+        A^\top A\, \boldsymbol\theta = A^\top \mathbf y,
+
+    derived in chapter 2, equation :eq:`eq-mse-normal-equations`. With
+    ``l2`` :math:`= \lambda > 0` it minimises the ridge loss
+    :math:`\frac{1}{N}\lVert X\mathbf w + b\mathbf 1 - \mathbf y\rVert^2 + \lambda \lVert \mathbf w \rVert^2`
+    instead (chapter 2, exercise ``ex-mse-ridge``; the bias is not penalised):
+
+    .. math::
+        \bigl(A^\top A + N\lambda P\bigr)\, \boldsymbol\theta = A^\top \mathbf y,
+        \qquad P = \operatorname{diag}(1, \dots, 1, 0).
+
+    The system is solved as written, with ``numpy.linalg.solve``. Forming
+    :math:`A^\top A` squares the condition number of :math:`A`, so for badly
+    scaled or nearly collinear features a QR- or SVD-based solver
+    (``numpy.linalg.lstsq``) is more accurate; for the book's small, well
+    conditioned problems the two agree to within 1e-10 (relative).
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D)
+        One example per row. D = 0 is allowed: the model is then the constant
+        :math:`b`, and :math:`b` is the mean of ``y``.
+    y : array_like, shape (N,)
+        The targets.
+    l2 : float
+        The ridge strength :math:`\lambda \ge 0`.
+
+    Returns
+    -------
+    w : numpy.ndarray, shape (D,), float64
+    b : float
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match, ``l2`` is negative, or (for ``l2 = 0``) the
+        columns of :math:`A` are linearly dependent (fewer than D + 1 examples,
+        a constant or duplicated feature): then the minimiser is not unique.
+    """
+    X = as_float_array(X, "X").astype(np.float64, copy=False)
+    y = as_float_array(y, "y").astype(np.float64, copy=False)
+    check_ndim(X, 2, "X", "linear_regression_normal_equations", "(N, D)")
+    n, d = X.shape
+    if n == 0:
+        raise ValueError(
+            f"linear_regression_normal_equations: X is an empty batch (shape {X.shape}); "
+            "the mean over N = 0 examples is undefined"
+        )
+    if y.shape != (n,):
+        raise ValueError(
+            f"linear_regression_normal_equations: y has shape {y.shape}; "
+            f"expected ({n},), one target per row of X (X has shape {X.shape})"
+        )
+    if isinstance(l2, bool) or not np.isscalar(l2) or not np.isfinite(l2) or l2 < 0:
+        raise ValueError(f"linear_regression_normal_equations: l2 must be a finite number >= 0, got {l2!r}")
+    A = np.hstack([X, np.ones((n, 1))])               # (N, D + 1)
+    gram = A.T @ A                                    # (D + 1, D + 1)
+    if l2 > 0:
+        gram = gram + n * float(l2) * np.diag(np.r_[np.ones(d), 0.0])
+    elif np.linalg.matrix_rank(A) < d + 1:
+        raise ValueError(
+            f"linear_regression_normal_equations: the columns of [X, 1] (shape {A.shape}) are "
+            "linearly dependent, so the least-squares solution is not unique; use more "
+            "examples than D + 1, remove constant or repeated features, or set l2 > 0"
+        )
+    theta = np.linalg.solve(gram, A.T @ y)            # (D + 1,)
+    return theta[:d], float(theta[d])
+
+
+def mae(y_pred, y_true):
+    r"""The mean absolute error over every element.
+
+    .. math::
+        L = \frac{1}{n} \sum_{i=1}^{n} \bigl|\hat y_i - y_i\bigr|,
+        \qquad n = \text{number of elements}
+
+    Chapter 2, equation :eq:`eq-mse-mae`: the loss that is less sensitive to
+    outliers than :func:`mse`.
+
+    Parameters
+    ----------
+    y_pred : array_like
+        Predictions :math:`\hat y`, any non-empty shape.
+    y_true : array_like
+        Targets :math:`y`, exactly the shape of ``y_pred``.
+
+    Returns
+    -------
+    float
+    """
+    y_pred, y_true = _pair(y_pred, y_true, "y_pred", "y_true", "mae")
+    return float(np.mean(np.abs(y_pred - y_true)))
+
+
+def mae_grad(y_pred, y_true):
+    r"""A subgradient of :func:`mae` with respect to ``y_pred``.
+
+    .. math::
+        \frac{\partial L}{\partial \hat y_i} = \frac{1}{n}\operatorname{sign}\bigl(\hat y_i - y_i\bigr)
+
+    Chapter 2, equation :eq:`eq-mse-mae-grad`. Where :math:`\hat y_i = y_i`
+    the absolute value has no derivative; any value in :math:`[-1/n, 1/n]` is
+    a subgradient there, and this function returns 0 (as ``np.sign`` does).
+
+    Parameters
+    ----------
+    y_pred, y_true : array_like
+        As in :func:`mae`: equal, non-empty shapes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The shape and floating dtype of ``y_pred``.
+    """
+    y_pred, y_true = _pair(y_pred, y_true, "y_pred", "y_true", "mae_grad")
+    grad = np.sign(y_pred - y_true) / y_pred.size
+    return grad.astype(y_pred.dtype, copy=False)
+
+
 def binary_cross_entropy(p, y):
     r"""The binary cross-entropy of probabilities ``p`` against targets ``y``.
 
@@ -107,7 +284,7 @@ def binary_cross_entropy(p, y):
     eps = np.finfo(p.dtype).eps
     log_p = np.log(np.maximum(p, eps))                 # max(log p, log eps)
     log_1mp = np.log1p(-np.minimum(p, 1 - eps))        # max(log(1 - p), log eps)
-    return float(-np.mean(y * log_p + (1 - y) * log_1mp))
+    return float(-np.mean(y * log_p + (1 - y) * log_1mp)) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def bce_with_logits(z, y):
@@ -254,6 +431,103 @@ def one_hot(labels, num_classes):
     return out
 
 
+def entropy(p):
+    r"""The Shannon entropy of a probability distribution, in nats.
+
+    .. math:: H(p) = -\sum_{k=1}^{K} p_k \log p_k, \qquad 0 \log 0 = 0
+
+    Defined in chapter 3, equation :eq:`eq-ce-entropy`. Terms with
+    :math:`p_k = 0` contribute 0 (the limit of :math:`t \log t` as
+    :math:`t \to 0^+`), so no ``log(0)`` is ever evaluated.
+
+    Parameters
+    ----------
+    p : array_like, shape (..., K)
+        One distribution along the last axis (K >= 1): every value in
+        :math:`[0, 1]` and each distribution summing to 1 (within
+        :math:`\max(10^{-6}, \sqrt{\varepsilon})`), else ``ValueError``.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A ``float`` for one distribution (``p`` 1-D); otherwise an array of
+        shape ``p.shape[:-1]``, one entropy per distribution. Values lie in
+        :math:`[0, \log K]` for exact distributions; an input that sums to 1
+        only within the tolerance can land outside by that much.
+    """
+    p = _distribution(p, "p", "entropy")
+    safe = np.where(p > 0, p, 1.0)                   # log(1) = 0 where p = 0
+    return _per_distribution(-np.sum(p * np.log(safe), axis=-1))
+
+
+def kl_divergence(p, q):
+    r"""The Kullback-Leibler divergence :math:`\operatorname{KL}(p \,\|\, q)` of ``p`` from ``q``, in nats.
+
+    .. math::
+        \operatorname{KL}(p \,\|\, q) = \sum_{k=1}^{K} p_k \log \frac{p_k}{q_k}
+        = H(p, q) - H(p) \;\ge\; 0
+
+    The inequality holds for exact distributions; inputs that sum to 1 only
+    within the tolerance can give a result that is negative by about that much.
+
+    Defined in chapter 3, equation :eq:`eq-ce-kl`; the decomposition is
+    :eq:`eq-ce-decomposition` and the inequality (Gibbs') is
+    :eq:`eq-ce-gibbs`. Terms with :math:`p_k = 0` contribute 0. If some
+    :math:`p_k > 0` has :math:`q_k = 0`, the divergence is
+    :math:`+\infty` (``q`` calls an observed outcome impossible); that value is
+    returned, with no warning.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (..., K)
+        Distributions along the last axis, of exactly the same shape, each
+        checked as in :func:`entropy`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A ``float`` for 1-D inputs; otherwise an array of shape
+        ``p.shape[:-1]``.
+    """
+    p = _distribution(p, "p", "kl_divergence")
+    q = _distribution(q, "q", "kl_divergence")
+    check_same_shape(p, q, "p", "q", "kl_divergence")
+    dtype = np.result_type(p, q)
+    seen = p > 0
+    log_p = np.log(np.where(seen, p, 1.0))
+    log_q = np.log(np.where(q > 0, q, 1.0))
+    terms = np.where(seen, p * (log_p - log_q), 0.0)
+    out = np.sum(terms, axis=-1).astype(dtype, copy=False)
+    impossible = np.any(seen & (q == 0), axis=-1)
+    out = np.where(impossible, np.inf, out).astype(dtype, copy=False)
+    return _per_distribution(out)
+
+
+def _distribution(p, name, where):
+    """A float array (..., K), K >= 1, of distributions along the last axis."""
+    p = as_float_array(p, name)
+    if p.ndim == 0 or p.shape[-1] == 0:
+        raise ValueError(
+            f"{where}: {name} has shape {p.shape}; expected (..., K) with K >= 1 "
+            "outcomes along the last axis"
+        )
+    _check_unit_interval(p, name, where)
+    tol = max(1e-6, float(np.sqrt(np.finfo(p.dtype).eps)))
+    sums = np.sum(p, axis=-1)
+    if np.any(np.abs(sums - 1.0) > tol):
+        bad = float(sums.reshape(-1)[np.argmax(np.abs(sums - 1.0).reshape(-1))])
+        raise ValueError(
+            f"{where}: every distribution in {name} must sum to 1 along the last axis, "
+            f"got a sum of {bad!r}"
+        )
+    return p
+
+
+def _per_distribution(values):
+    """A Python float for a single distribution, else the array."""
+    return float(values) if values.ndim == 0 else values
+
+
 def _pair(a, b, name_a, name_b, where):
     """Two float arrays of one equal, non-empty shape."""
     a = as_float_array(a, name_a)
@@ -265,6 +539,34 @@ def _pair(a, b, name_a, name_b, where):
             "the mean of no elements is undefined"
         )
     return a, b
+
+
+def _linear_model_inputs(X, w, b, y, where):
+    """``X`` (N, D) with N >= 1, ``w`` (D,), scalar ``b``, ``y`` (N,), as float arrays."""
+    X = as_float_array(X, "X")
+    w = as_float_array(w, "w")
+    b = as_float_array(b, "b")
+    y = as_float_array(y, "y")
+    check_ndim(X, 2, "X", where, "(N, D)")
+    n, d = X.shape
+    if n == 0:
+        raise ValueError(
+            f"{where}: X is an empty batch (shape {X.shape}); "
+            "the mean over N = 0 examples is undefined"
+        )
+    if w.shape != (d,):
+        raise ValueError(
+            f"{where}: w has shape {w.shape}; expected ({d},), one weight per column of X "
+            f"(X has shape {X.shape})"
+        )
+    if b.shape != ():
+        raise ValueError(f"{where}: b has shape {b.shape}; expected a scalar bias, shape ()")
+    if y.shape != (n,):
+        raise ValueError(
+            f"{where}: y has shape {y.shape}; expected ({n},), one target per row of X "
+            f"(X has shape {X.shape})"
+        )
+    return X, w, b, y
 
 
 def _check_unit_interval(a, name, where):

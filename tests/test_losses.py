@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dlmath.activations import sigmoid
+from dlmath.activations import sigmoid, softmax
 from dlmath.gradcheck import numerical_gradient, rel_error
 from dlmath.losses import (
     bce_with_logits,
@@ -13,6 +13,8 @@ from dlmath.losses import (
     binary_cross_entropy,
     cross_entropy,
     cross_entropy_grad,
+    entropy,
+    kl_divergence,
     mse,
     mse_grad,
     one_hot,
@@ -387,3 +389,294 @@ def test_non_numeric_input_is_a_type_error(fn):
 def test_non_numeric_logits_is_a_type_error():
     with pytest.raises(TypeError, match="real numeric array"):
         cross_entropy([["a", "b"]], [0])
+
+
+# ------------------------------------------- entropy and KL divergence (ch. 3)
+
+@pytest.mark.parametrize("k", [1, 2, 3, 10])
+def test_entropy_of_uniform_is_log_k(k):
+    assert entropy(np.full(k, 1.0 / k)) == pytest.approx(math.log(k), rel=1e-14, abs=1e-15)
+
+
+def test_entropy_known_values_and_zero_terms():
+    assert entropy([0.0, 1.0, 0.0]) == 0.0                      # 0 log 0 = 0: certain outcome
+    expected = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    assert entropy([0.25, 0.75, 0.0]) == pytest.approx(expected, rel=1e-15)
+
+
+def test_entropy_is_between_zero_and_log_k():
+    rng = np.random.default_rng(20)
+    p = rng.dirichlet(np.full(5, 0.3), size=200)
+    h = entropy(p)
+    assert h.shape == (200,)
+    assert np.all(h >= 0.0) and np.all(h <= math.log(5) + 1e-12)
+
+
+def test_kl_known_value():
+    # p = (1/2, 1/2), q = (1/4, 3/4): 1/2 log 2 + 1/2 log(2/3)
+    expected = 0.5 * math.log(2.0) + 0.5 * math.log(2.0 / 3.0)
+    assert kl_divergence([0.5, 0.5], [0.25, 0.75]) == pytest.approx(expected, rel=1e-14)
+
+
+def test_kl_of_a_distribution_with_itself_is_zero():
+    p = np.array([0.2, 0.0, 0.5, 0.3])
+    assert kl_divergence(p, p) == 0.0
+
+
+def test_kl_is_nonnegative_and_decomposes_cross_entropy():
+    # H(p, q) = H(p) + KL(p || q), eq-ce-decomposition; KL >= 0, eq-ce-gibbs
+    rng = np.random.default_rng(21)
+    p = rng.dirichlet(np.ones(4), size=100)
+    q = rng.dirichlet(np.ones(4), size=100)
+    kl = kl_divergence(p, q)
+    assert kl.shape == (100,)
+    assert np.all(kl >= 0.0)
+    cross = -np.sum(p * np.log(q), axis=-1)
+    np.testing.assert_allclose(cross, entropy(p) + kl, rtol=1e-12)
+
+
+def test_kl_is_infinite_where_q_rules_out_an_outcome_of_p():
+    assert _no_warnings(kl_divergence, [0.5, 0.5], [1.0, 0.0]) == math.inf
+    # the other way round is finite: p never sees the outcome q rules out
+    assert _no_warnings(kl_divergence, [1.0, 0.0], [0.5, 0.5]) == pytest.approx(math.log(2.0), rel=1e-15)
+
+
+def test_kl_with_one_hot_target_is_cross_entropy_loss():
+    # For a one-hot p, H(p) = 0 and KL(p || softmax(z)) is the loss -log p_y.
+    rng = np.random.default_rng(22)
+    logits = rng.normal(size=(5, 3))
+    labels = np.array([0, 2, 1, 1, 0])
+    kl = kl_divergence(one_hot(labels, 3), softmax(logits, axis=1))
+    assert float(np.mean(kl)) == pytest.approx(cross_entropy(logits, labels), rel=1e-12)
+
+
+def test_kl_gradient_wrt_logits_is_softmax_minus_target():
+    # d/dz KL(t || softmax(z)) = softmax(z) - t for any target distribution t
+    rng = np.random.default_rng(23)
+    t = rng.dirichlet(np.ones(4))
+    z = rng.normal(scale=0.5, size=4)
+    num = numerical_gradient(lambda v: kl_divergence(t, softmax(v)), z)
+    assert rel_error(softmax(z) - t, num) < 1e-7
+
+
+def test_entropy_and_kl_extreme_probabilities_no_warnings():
+    q = softmax(np.array([1e4, 0.0, -1e4]))     # (1, 0, 0) after underflow
+    assert _no_warnings(entropy, q) == 0.0
+    assert _no_warnings(kl_divergence, [1.0, 0.0, 0.0], q) == 0.0
+
+
+def test_entropy_and_kl_dtypes():
+    p32 = np.array([0.25, 0.75], dtype=np.float32)
+    assert type(entropy(p32)) is float
+    assert type(kl_divergence(p32, p32)) is float
+    assert entropy(np.full((2, 2), 0.5, dtype=np.float32)).dtype == np.float32
+    assert kl_divergence(np.array([[1, 0]]), np.array([[1, 0]])).dtype == np.float64
+
+
+@pytest.mark.parametrize("fn", [entropy, lambda p: kl_divergence(p, p)])
+@pytest.mark.parametrize(
+    "p, message",
+    [
+        ([0.5, 0.6], "sum to 1"),
+        ([-0.5, 1.5], r"must be in \[0, 1\]"),
+        ([np.nan, 1.0], r"must be in \[0, 1\]"),
+        (0.5, "K >= 1"),
+        (np.zeros((2, 0)), "K >= 1"),
+    ],
+)
+def test_entropy_and_kl_bad_distributions(fn, p, message):
+    with pytest.raises(ValueError, match=message):
+        fn(p)
+
+
+def test_kl_shape_mismatch_and_non_numeric():
+    with pytest.raises(ValueError, match=r"\(2,\).*\(1, 2\)"):
+        kl_divergence([0.5, 0.5], [[0.5, 0.5]])
+    with pytest.raises(TypeError, match="real numeric array"):
+        entropy(["a", "b"])
+
+
+# ------------------------------------- chapter 2: MAE and the linear model's MSE
+
+from dlmath.backprop import linear_backward, linear_forward  # noqa: E402
+from dlmath.losses import (  # noqa: E402
+    linear_regression_normal_equations,
+    mae,
+    mae_grad,
+    mse_linear_grad,
+)
+
+
+def test_mae_known_value():
+    # |0| + |-2| + |3| = 5 over n = 3
+    assert mae([1.0, 2.0, 3.0], [1.0, 4.0, 0.0]) == pytest.approx(5.0 / 3.0, rel=1e-15)
+
+
+def test_mae_grad_known_value_and_zero_at_ties():
+    # sign(y_pred - y_true) / n, and 0 where they are equal
+    g = mae_grad([1.0, 2.0, 3.0, 5.0], [1.0, 4.0, 0.0, 5.0])
+    np.testing.assert_array_equal(g, [0.0, -0.25, 0.25, 0.0])
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_mae_grad_matches_finite_differences(shape):
+    # Away from ties (|y_pred - y_true| >> eps) the absolute value is differentiable.
+    rng = np.random.default_rng(21)
+    y_true = rng.normal(size=shape)
+    y_pred = y_true + rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, 2.0, size=shape)
+    num = numerical_gradient(lambda p: mae(p, y_true), y_pred)
+    assert rel_error(mae_grad(y_pred, y_true), num) < 1e-7
+
+
+def test_mae_integer_input_and_float32():
+    a = np.array([100], dtype=np.int8)
+    b = np.array([-100], dtype=np.int8)
+    assert mae(a, b) == 200.0
+    assert mae_grad(a, b).dtype == np.float64
+    assert mae_grad(np.float32([1.0, 2.0]), np.float64([0.0, 3.0])).dtype == np.float32
+    assert type(mae(np.float32([1.0]), np.float32([0.5]))) is float
+
+
+@pytest.mark.parametrize("fn", [mae, mae_grad])
+def test_mae_bad_input(fn):
+    with pytest.raises(ValueError, match=r"\(4, 1\).*\(4,\)"):
+        fn(np.zeros((4, 1)), np.zeros(4))
+    with pytest.raises(ValueError, match="empty"):
+        fn(np.zeros((0, 3)), np.zeros((0, 3)))
+    with pytest.raises(TypeError, match="real numeric array"):
+        fn(["a", "b"], [0.0, 1.0])
+
+
+def _linear_data(n=30, d=3, seed=22):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    w = rng.normal(size=d)
+    b = float(rng.normal())
+    y = rng.normal(size=n)
+    return X, w, b, y
+
+
+def test_mse_linear_grad_known_value():
+    # X = [[1], [2]], w = [1], b = 0, y = [0, 0]: r = [1, 2],
+    # dw = 2/2 * (1*1 + 2*2) = 5, db = 2/2 * (1 + 2) = 3
+    dw, db = mse_linear_grad([[1.0], [2.0]], [1.0], 0.0, [0.0, 0.0])
+    np.testing.assert_allclose(dw, [5.0], rtol=1e-15)
+    assert db == pytest.approx(3.0, rel=1e-15)
+    assert type(db) is float
+
+
+@pytest.mark.parametrize("n, d", [(1, 1), (5, 1), (30, 3), (8, 6)])
+def test_mse_linear_grad_matches_finite_differences(n, d):
+    X, w, b, y = _linear_data(n, d)
+    dw, db = mse_linear_grad(X, w, b, y)
+    num_w = numerical_gradient(lambda v: mse(X @ v + b, y), w)
+    num_b = numerical_gradient(lambda v: mse(X @ w + v[0], y), np.array([b]))
+    assert dw.shape == (d,)
+    assert rel_error(dw, num_w) < 1e-7
+    assert rel_error(np.array([db]), num_b) < 1e-7
+
+
+def test_mse_linear_grad_is_linear_backward_of_mse_grad():
+    # The (N, 1) form: W (D, 1), b (1,), dout = mse_grad of the (N, 1) output.
+    X, w, b, y = _linear_data()
+    out, cache = linear_forward(X, w[:, None], np.array([b]))
+    _, dW, db_vec = linear_backward(mse_grad(out, y[:, None]), cache)
+    dw, db = mse_linear_grad(X, w, b, y)
+    np.testing.assert_allclose(dW[:, 0], dw, rtol=1e-13)
+    np.testing.assert_allclose(db_vec[0], db, rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "X, w, b, y, message",
+    [
+        (np.zeros((3, 2)), np.zeros(3), 0.0, np.zeros(3), r"w has shape \(3,\); expected \(2,\)"),
+        (np.zeros((3, 2)), np.zeros(2), np.zeros(1), np.zeros(3), r"b has shape \(1,\)"),
+        (np.zeros((3, 2)), np.zeros(2), 0.0, np.zeros((3, 1)), r"y has shape \(3, 1\); expected \(3,\)"),
+        (np.zeros(3), np.zeros(1), 0.0, np.zeros(3), r"X must be 2-D"),
+        (np.zeros((0, 2)), np.zeros(2), 0.0, np.zeros(0), "empty batch"),
+    ],
+)
+def test_mse_linear_grad_bad_shapes(X, w, b, y, message):
+    with pytest.raises(ValueError, match=message):
+        mse_linear_grad(X, w, b, y)
+
+
+def test_normal_equations_recover_noiseless_parameters():
+    rng = np.random.default_rng(23)
+    X = rng.normal(size=(20, 3))
+    w_true, b_true = np.array([1.5, -2.0, 0.25]), 0.75
+    w, b = linear_regression_normal_equations(X, X @ w_true + b_true)
+    np.testing.assert_allclose(w, w_true, rtol=1e-12)
+    assert b == pytest.approx(b_true, rel=1e-12)
+    assert type(b) is float and w.dtype == np.float64
+
+
+def test_normal_equations_zero_the_gradient_and_match_lstsq():
+    X, _, _, y = _linear_data(40, 4)
+    w, b = linear_regression_normal_equations(X, y)
+    dw, db = mse_linear_grad(X, w, b, y)
+    np.testing.assert_allclose(dw, 0.0, atol=1e-13)
+    assert abs(db) < 1e-13
+    A = np.hstack([X, np.ones((40, 1))])
+    theta, *_ = np.linalg.lstsq(A, y, rcond=None)
+    np.testing.assert_allclose(np.r_[w, b], theta, rtol=1e-10, atol=1e-12)
+
+
+def test_normal_equations_simple_regression_closed_form():
+    # D = 1: w = cov(x, y) / var(x), b = mean(y) - w mean(x)
+    rng = np.random.default_rng(24)
+    x = rng.uniform(-1, 3, size=25)
+    y = 2.0 * x - 1.0 + rng.normal(size=25)
+    w, b = linear_regression_normal_equations(x[:, None], y)
+    slope = np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2)
+    assert w[0] == pytest.approx(slope, rel=1e-12)
+    assert b == pytest.approx(y.mean() - slope * x.mean(), rel=1e-12)
+
+
+def test_normal_equations_without_features_give_the_mean():
+    y = np.array([1.0, 2.0, 6.0])
+    w, b = linear_regression_normal_equations(np.zeros((3, 0)), y)
+    assert w.shape == (0,)
+    assert b == pytest.approx(3.0, rel=1e-15)
+
+
+def test_ridge_normal_equations_zero_the_ridge_gradient():
+    X, _, _, y = _linear_data(15, 3)
+    lam = 0.3
+    w, b = linear_regression_normal_equations(X, y, l2=lam)
+    dw, db = mse_linear_grad(X, w, b, y)
+    np.testing.assert_allclose(dw + 2 * lam * w, 0.0, atol=1e-13)   # bias not penalised
+    assert abs(db) < 1e-13
+    w0, _ = linear_regression_normal_equations(X, y)
+    assert np.linalg.norm(w) < np.linalg.norm(w0)                   # ridge shrinks w
+
+
+def test_ridge_makes_an_underdetermined_problem_solvable():
+    X = np.array([[1.0, 2.0], [2.0, 4.0]])   # collinear columns
+    y = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match="linearly dependent"):
+        linear_regression_normal_equations(X, y)
+    w, b = linear_regression_normal_equations(X, y, l2=0.1)
+    assert np.all(np.isfinite(w)) and math.isfinite(b)
+
+
+@pytest.mark.parametrize(
+    "X, y, l2, message",
+    [
+        (np.zeros((3, 1)), np.zeros((3, 1)), 0.0, r"y has shape \(3, 1\); expected \(3,\)"),
+        (np.zeros(3), np.zeros(3), 0.0, r"X must be 2-D"),
+        (np.zeros((0, 1)), np.zeros(0), 0.0, "empty batch"),
+        (np.ones((3, 1)), np.zeros(3), 0.0, "linearly dependent"),   # constant feature
+        (np.zeros((1, 1)), np.zeros(1), 0.0, "linearly dependent"),  # N < D + 1
+        (np.eye(3), np.zeros(3), -1.0, "l2 must be"),
+        (np.eye(3), np.zeros(3), np.nan, "l2 must be"),
+    ],
+)
+def test_normal_equations_bad_input(X, y, l2, message):
+    with pytest.raises(ValueError, match=message):
+        linear_regression_normal_equations(X, y, l2=l2)
+
+
+def test_certain_correct_prediction_costs_positive_zero():
+    loss = binary_cross_entropy([1.0, 0.0], [1.0, 0.0])
+    assert loss == 0.0 and math.copysign(1.0, loss) == 1.0
