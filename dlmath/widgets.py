@@ -128,8 +128,12 @@ class Slider:
         """The current value of each parameter, as a dict of floats."""
         return {name: float(vals[self.index[name]]) for name, vals in self.params.items()}
 
-    def render(self, dpi=LIVE_DPI, compress_level=1, **values):
-        """Update the artists for ``values``, draw, and return the PNG bytes."""
+    def render(self, dpi=LIVE_DPI, **values):
+        """Update the artists for ``values``, draw, and return the PNG bytes (live frames)."""
+        return _png(self._frame_image(dpi, **values))
+
+    def _frame_image(self, dpi, **values):
+        """Update the artists for ``values``, draw at ``dpi``, return the pixels as a PIL image."""
         fig, canvas = self.figure, self.figure.canvas
         if self._background is None or self._background[0] != dpi:
             fig.set_dpi(dpi)
@@ -144,7 +148,7 @@ class Slider:
                 fig.draw_artist(artist)
         else:
             canvas.draw()
-        return _png(canvas, compress_level)
+        return _canvas_image(canvas)
 
     # -- live: ipywidgets ------------------------------------------------
     def widget(self):
@@ -181,8 +185,8 @@ class Slider:
             names = list(self.params)
             frames = []
             for combo in itertools.product(*(self.params[n] for n in names)):
-                png = self.render(dpi=STATIC_DPI, compress_level=6, **dict(zip(names, map(float, combo))))
-                frames.append("data:image/png;base64," + base64.b64encode(_shrink(png)).decode())
+                image = self._frame_image(STATIC_DPI, **dict(zip(names, map(float, combo))))
+                frames.append("data:image/png;base64," + base64.b64encode(_palette_png(image)).decode())
             self._update(**self.values())  # leave the figure at the initial values
             start = np.ravel_multi_index(
                 tuple(self.index[n] for n in names), tuple(self.params[n].size for n in names)
@@ -247,26 +251,34 @@ for(var i=0;i<inputs.length;i++){inputs[i].addEventListener('input',show);}
 })();"""
 
 
-def _png(canvas, compress_level):
-    """Encode the canvas's pixels as PNG (no metadata, so the bytes are reproducible)."""
+def _canvas_image(canvas):
+    """The canvas's pixels as an RGB PIL image (a copy)."""
     from PIL import Image
 
     width, height = canvas.get_width_height(physical=True)
-    im = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    rgba = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    return rgba.convert("RGB")
+
+
+def _png(image):
+    """A live frame: fast PNG, full colour, no metadata (reproducible bytes)."""
     buf = io.BytesIO()
-    im.convert("RGB").save(buf, format="PNG", compress_level=compress_level)
+    image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
-def _shrink(png):
-    """Re-encode a PNG with a 64-colour palette: line plots lose nothing visible."""
+def _palette_png(image):
+    """A static frame: 64-colour palette PNG, a third of the bytes; plots lose nothing visible.
+
+    Fast-octree quantisation without PNG ``optimize`` takes about 7 ms a frame
+    (median cut with ``optimize``: 24 ms) and gives files as small.
+    """
     from PIL import Image
 
-    with Image.open(io.BytesIO(png)) as im:
-        small = im.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-        out = io.BytesIO()
-        small.save(out, format="PNG", optimize=True)
-    return out.getvalue()
+    small = image.quantize(colors=64, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    buf = io.BytesIO()
+    small.save(buf, format="PNG", compress_level=9)
+    return buf.getvalue()
 
 
 def _fmt(v):

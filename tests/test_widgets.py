@@ -46,8 +46,8 @@ def test_static_html_has_one_frame_per_combination_and_a_range_per_parameter():
 def test_frame_order_is_row_major_over_parameters():
     s = widgets.slider(line_figure, a=[-1.0, 1.0], b=[0.0, 5.0])
     frames = frames_of(s.to_html())
-    direct = s.render(dpi=widgets.STATIC_DPI, compress_level=6, a=1.0, b=0.0)
-    assert frames[2].split(",", 1)[1] == base64.b64encode(widgets._shrink(direct)).decode()
+    direct = s._frame_image(widgets.STATIC_DPI, a=1.0, b=0.0)
+    assert frames[2].split(",", 1)[1] == base64.b64encode(widgets._palette_png(direct)).decode()
 
 
 def test_initial_value_and_starting_frame():
