@@ -71,7 +71,10 @@ def attention_forward(q, k, v, mask=None):
         ``q``, ``k`` and ``v``.
     cache : dict
         For :func:`attention_backward`; ``cache["weights"]`` is :math:`A`,
-        shape ``(..., Lq, Lk)``.
+        shape ``(..., Lq, Lk)``, where this ``...`` is the broadcast of the
+        leading axes of ``q``, ``k`` and the mask only: ``q`` of shape
+        ``(3, 4)``, ``k`` ``(5, 4)`` and ``v`` ``(2, 5, 2)`` give ``out`` of
+        shape ``(2, 3, 2)`` but weights of shape ``(3, 5)``.
 
     Raises
     ------
@@ -382,7 +385,11 @@ def _scores(q_scaled, k, where):
 
 
 def _masked_softmax(scores, mask):
-    """Row-wise softmax over the allowed keys, in place on ``scores`` (eq-attn-masked-softmax)."""
+    """Row-wise softmax over the allowed keys (eq-attn-masked-softmax).
+
+    Computed in place: on ``scores`` itself without a mask, on the masked copy
+    that ``np.where`` makes if a mask is given. Returns the weights.
+    """
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)  # e^(-inf) = 0: masked keys get weight 0
     row_max = np.max(scores, axis=-1, keepdims=True, initial=-np.inf)

@@ -129,6 +129,40 @@ def test_broadcast_equals_explicit_copies():
     np.testing.assert_allclose(dv, dv_t.sum(axis=1, keepdims=True), rtol=1e-12)
 
 
+@pytest.mark.parametrize("q_shape, k_shape, v_shape, mask_shape, out_shape, weights_shape", [
+    ((3, 4), (5, 4), (2, 5, 2), None, (2, 3, 2), (3, 5)),            # v alone adds an axis
+    ((3, 4), (5, 4), (2, 5, 2), (2, 3, 5), (2, 3, 2), (2, 3, 5)),    # so can the mask
+    ((2, 1, 3, 4), (1, 6, 5, 4), (5, 2), None, (2, 6, 3, 2), (2, 6, 3, 5)),
+])
+def test_weights_take_their_leading_axes_from_q_k_and_mask(
+        q_shape, k_shape, v_shape, mask_shape, out_shape, weights_shape):
+    # The docstring: out has the broadcast of q, k and v's leading axes, the
+    # weights only those of q, k and the mask; the backward still gives every
+    # input a gradient of its own shape.
+    rng = np.random.default_rng(12)
+    q, k, v = (rng.standard_normal(s) for s in (q_shape, k_shape, v_shape))
+    mask = None if mask_shape is None else _random_mask(rng, mask_shape)
+    out, cache = attention_forward(q, k, v, mask)
+    assert out.shape == out_shape
+    assert cache["weights"].shape == weights_shape
+    ref_out, ref_weights = attention_naive(q, k, v, mask)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        np.broadcast_to(cache["weights"], ref_weights.shape), ref_weights, rtol=1e-12, atol=1e-14)
+    dout = rng.standard_normal(out_shape)
+    grads = attention_backward(dout, cache)
+    assert [g.shape for g in grads] == [q_shape, k_shape, v_shape]
+    inputs = [q, k, v]
+    for i, grad in enumerate(grads):
+        def loss(x, i=i):
+            args = inputs[:i] + [x] + inputs[i + 1:]
+            return np.sum(dout * attention_forward(*args, mask)[0])
+        numeric = numerical_gradient(loss, inputs[i].copy())
+        # bounds as in test_gradients_match_finite_differences, which explains them
+        assert rel_error(grad, numeric) < 1e-5
+        assert np.max(np.abs(grad - numeric)) < 1e-8
+
+
 def test_no_keys_at_all_gives_zeros():
     rng = np.random.default_rng(5)
     q, k, v = rng.standard_normal((3, 2)), np.zeros((0, 2)), np.zeros((0, 4))
