@@ -1,21 +1,24 @@
 r"""A tiny reverse-mode automatic differentiation engine on scalars (chapter 4).
 
 In the style of Karpathy's micrograd: a :class:`Value` wraps one number and
-remembers the values it was computed from. Each operation creates a new node
-and writes down, right next to the forward formula, its *local* derivatives.
-:meth:`Value.backward` then walks the graph from the output back to the
-inputs and applies the chain rule, summing over every path
-(chapter 4, :eq:`eq-bp-chain-rule-graph`):
+remembers its *operands*, the values it was computed from. (micrograd calls
+them the node's children; chapter 4 uses *children* the other way round, for
+the nodes that use a value, so a node is a child of each of its operands.)
+Each operation creates a new node and writes down, right next to the forward
+formula, its *local* derivatives. :meth:`Value.backward` then walks the graph
+from the output back to the inputs and applies the chain rule, summing over
+every path (chapter 4, :eq:`eq-bp-chain-rule-graph`):
 
 .. math::
     \bar v_i = \frac{\partial\,\text{out}}{\partial v_i}
     = \sum_{j \,:\, v_i \to v_j} \bar v_j \, \frac{\partial v_j}{\partial v_i},
     \qquad \bar{\text{out}} = 1.
 
-PyTorch's autograd does the same thing on tensors (``loss.backward()`` fills
-``.grad`` of the leaves); JAX instead transforms a function, ``jax.grad(f)``,
-and returns fresh gradients each call, which is the behaviour
-:meth:`Value.backward` copies (see its docstring).
+PyTorch's autograd does the same thing on tensors (``loss.backward()``
+accumulates into ``.grad`` of the leaves that require a gradient); JAX
+instead transforms a function, ``jax.grad(f)``, and returns fresh gradients
+each call. :meth:`Value.backward` is in between: it resets the gradients of
+the nodes in its own graph only (see its docstring).
 
 Example
 -------
@@ -45,13 +48,17 @@ class Value:
     data : float
         The value computed by the forward pass.
     grad : float
-        :math:`\partial\,\text{out} / \partial\,\text{self}` for the output
-        ``out`` on which :meth:`backward` was last called (0 before).
+        :math:`\partial\,\text{out} / \partial\,\text{self}`, where ``out``
+        is the last output whose :meth:`backward` was called with this node in
+        its graph; 0 before any such call. A call on an output whose graph
+        does not contain this node leaves its ``grad`` unchanged, so after
+        ``(a * b).backward(); (a * c).backward()`` the node ``b`` still holds
+        the old :math:`\partial (ab) / \partial b`.
     """
 
     __array_ufunc__ = None  # numpy must defer to Value's reflected operators
 
-    def __init__(self, data, label="", _children=(), _op=""):
+    def __init__(self, data, label="", _operands=(), _op=""):
         if isinstance(data, bool) or not isinstance(data, numbers.Real):
             raise TypeError(
                 f"Value: data must be a real number (int or float), got {type(data).__name__} {data!r}"
@@ -59,9 +66,9 @@ class Value:
         self.data = float(data)
         self.grad = 0.0
         self.label = label
-        self._children = tuple(_children)
+        self._operands = tuple(_operands)
         self._op = _op
-        self._backward = lambda: None  # pushes self.grad to the children
+        self._backward = lambda: None  # pushes self.grad to the operands
 
     def __repr__(self):
         name = f"{self.label}: " if self.label else ""
@@ -71,7 +78,7 @@ class Value:
 
     def __add__(self, other):
         other = _as_value(other, "+")
-        out = Value(self.data + other.data, _children=(self, other), _op="+")
+        out = Value(self.data + other.data, _operands=(self, other), _op="+")
 
         def _backward():  # d(a + b)/da = 1, d(a + b)/db = 1
             self.grad += out.grad
@@ -82,7 +89,7 @@ class Value:
 
     def __mul__(self, other):
         other = _as_value(other, "*")
-        out = Value(self.data * other.data, _children=(self, other), _op="*")
+        out = Value(self.data * other.data, _operands=(self, other), _op="*")
 
         def _backward():  # d(a b)/da = b, d(a b)/db = a
             self.grad += other.data * out.grad
@@ -107,9 +114,11 @@ class Value:
             raise ValueError(
                 f"Value ** {p:g}: a negative base ({x:g}) to a non-integer power is not real"
             )
-        out = Value(x**p, _children=(self,), _op=f"**{p:g}")
+        out = Value(x**p, _operands=(self,), _op=f"**{p:g}")
 
-        def _backward():  # d(x^p)/dx = p x^(p-1)
+        def _backward():  # d(x^p)/dx = p x^(p-1), and 0 for p = 0 (x^0 = 1 is constant)
+            if p == 0.0:
+                return
             if x == 0.0 and 0 < p < 1:
                 raise ZeroDivisionError(
                     f"Value ** {p:g}: the derivative p x^(p-1) is infinite at x = 0"
@@ -153,7 +162,7 @@ class Value:
             raise OverflowError(
                 f"Value.exp: exp({self.data:g}) is larger than the largest float"
             ) from None
-        out = Value(e, _children=(self,), _op="exp")
+        out = Value(e, _operands=(self,), _op="exp")
 
         def _backward():  # d e^x / dx = e^x
             self.grad += e * out.grad
@@ -166,7 +175,7 @@ class Value:
         x = self.data
         if x <= 0:
             raise ValueError(f"Value.log: log is only defined for x > 0, got x = {x:g}")
-        out = Value(math.log(x), _children=(self,), _op="log")
+        out = Value(math.log(x), _operands=(self,), _op="log")
 
         def _backward():  # d log x / dx = 1 / x
             self.grad += out.grad / x
@@ -177,7 +186,7 @@ class Value:
     def tanh(self):
         r"""The hyperbolic tangent; derivative :math:`1 - \tanh^2 x`."""
         t = math.tanh(self.data)
-        out = Value(t, _children=(self,), _op="tanh")
+        out = Value(t, _operands=(self,), _op="tanh")
 
         def _backward():  # d tanh x / dx = 1 - tanh^2 x
             self.grad += (1.0 - t * t) * out.grad
@@ -194,7 +203,7 @@ class Value:
         x = self.data
         e = math.exp(-abs(x))
         s = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
-        out = Value(s, _children=(self,), _op="sigmoid")
+        out = Value(s, _operands=(self,), _op="sigmoid")
 
         def _backward():  # d sigma / dx = sigma (1 - sigma)
             self.grad += s * (1.0 - s) * out.grad
@@ -205,7 +214,7 @@ class Value:
     def relu(self):
         r"""The rectified linear unit :math:`\max(0, x)`; derivative :math:`[x > 0]` (0 at 0)."""
         x = self.data
-        out = Value(max(0.0, x), _children=(self,), _op="relu")
+        out = Value(max(0.0, x), _operands=(self,), _op="relu")
 
         def _backward():  # d relu / dx = 1 if x > 0 else 0
             self.grad += (1.0 if x > 0 else 0.0) * out.grad
@@ -219,20 +228,23 @@ class Value:
         r"""Fill ``.grad`` of every node in this graph with :math:`\partial\,\text{self} / \partial\,\text{node}`.
 
         The rule for calling it more than once: **each call starts from
-        scratch.** It first sets ``grad = 0`` on every node this output depends
-        on, then seeds :math:`\bar{\text{self}} = 1`, then visits the nodes in
-        reverse topological order (every node after all the nodes that use
-        it), each adding its contribution to its children's ``grad``
-        (chapter 4, :eq:`eq-bp-chain-rule-graph`). So calling ``backward()``
-        twice gives the same gradients as calling it once, never double; and
-        after ``y.backward()`` the ``grad`` of a shared leaf is the gradient of
-        ``y`` only, whatever was called before. A node used in several places
-        (``a * a``, or one input feeding two branches) receives the *sum* of
-        the contributions along every path.
+        scratch within its own graph.** It first sets ``grad = 0`` on every
+        node this output depends on (itself included), then seeds
+        :math:`\bar{\text{self}} = 1`, then visits the nodes in reverse
+        topological order (every node after all the nodes that use it), each
+        adding its contribution to its operands' ``grad`` (chapter 4,
+        :eq:`eq-bp-chain-rule-graph`). So calling ``backward()`` twice gives
+        the same gradients as calling it once, never double; and after
+        ``y.backward()`` the ``grad`` of every node ``y`` depends on is the
+        gradient of ``y`` only, whatever was called before. Nodes outside
+        this graph are not touched: they keep the ``grad`` of an earlier call.
+        A node used in several places (``a * a``, or one input feeding two
+        branches) receives the *sum* of the contributions along every path.
 
-        This is the semantics of ``jax.grad`` (fresh gradients each call).
-        PyTorch instead *accumulates* into ``.grad`` across ``backward`` calls,
-        which is why training loops there call ``optimizer.zero_grad()``.
+        ``jax.grad`` returns fresh gradients each call, 0 for every input the
+        output does not use; PyTorch instead *accumulates* into ``.grad``
+        across ``backward`` calls, which is why training loops there call
+        ``optimizer.zero_grad()``.
         """
         order = self._topological_order()
         for node in order:
@@ -242,21 +254,21 @@ class Value:
             node._backward()
 
     def _topological_order(self):
-        """Every node this one depends on, each after its children (iterative DFS)."""
+        """Every node this one depends on, each after its operands (iterative DFS)."""
         order, visited = [], set()
         stack = [(self, False)]
         while stack:
-            node, children_done = stack.pop()
-            if children_done:
+            node, operands_done = stack.pop()
+            if operands_done:
                 order.append(node)
                 continue
             if node in visited:
                 continue
             visited.add(node)
             stack.append((node, True))
-            for child in node._children:
-                if child not in visited:
-                    stack.append((child, False))
+            for operand in node._operands:
+                if operand not in visited:
+                    stack.append((operand, False))
         return order
 
 

@@ -325,8 +325,9 @@ def init_mlp(layer_sizes, rng, activation="relu"):
 
     Layer :math:`\ell` maps :math:`D_{\ell-1}` features to :math:`D_\ell`. Its
     bias starts at zero and its weights are drawn from a normal distribution
-    whose variance keeps the signal's scale from layer to layer:
-    He initialisation for relu, Glorot (Xavier) initialisation for tanh and
+    whose variance is chosen to keep the signal's scale from layer to layer
+    (only approximately, and not for sigmoid; see chapter 4): He
+    initialisation for relu, Glorot (Xavier) initialisation for tanh and
     sigmoid,
 
     .. math::

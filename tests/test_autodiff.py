@@ -174,6 +174,18 @@ def test_backward_of_a_second_output_forgets_the_first():
     assert x.grad == 4.0
 
 
+def test_backward_leaves_nodes_outside_its_graph_untouched():
+    # The stated rule for .grad: backward() resets and fills only the nodes its
+    # output depends on; a node outside that graph keeps its earlier gradient
+    # (unlike jax.grad, which would give 0 for an unused input).
+    a, b, c = Value(3.0), Value(2.0), Value(5.0)
+    (a * b).backward()
+    assert (a.grad, b.grad) == (2.0, 3.0)
+    (a * c).backward()
+    assert (a.grad, c.grad) == (5.0, 3.0)  # in the graph of a * c: fresh
+    assert b.grad == 3.0  # not in it: still d(a b)/db from the first call
+
+
 def test_intermediate_nodes_get_their_gradients():
     a, b = Value(3.0), Value(4.0)
     c = a * b  # 12
@@ -255,6 +267,17 @@ def test_infinite_derivative_of_sqrt_at_zero_is_an_error():
     assert out.data == 0.0
     with pytest.raises(ZeroDivisionError, match="infinite at x = 0"):
         out.backward()
+
+
+@pytest.mark.parametrize("x", [0.0, 2.0, -3.0])
+def test_power_zero_has_derivative_zero(x):
+    # x^0 = 1 is constant, so p x^(p-1) with p = 0 is 0, also at x = 0
+    # (where evaluating x^(p-1) = 0^(-1) would divide by zero).
+    v = Value(x)
+    out = v**0 * 3.0 + v
+    out.backward()
+    assert out.data == 3.0 + x
+    assert v.grad == 1.0
 
 
 def test_numpy_scalars_are_numbers():
