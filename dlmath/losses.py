@@ -154,10 +154,16 @@ def linear_regression_normal_equations(X, y, l2=0.0):
 
     Raises
     ------
+    TypeError
+        If ``X`` or ``y`` is not a real numeric array.
     ValueError
-        If the shapes do not match, ``l2`` is negative, or (for ``l2 = 0``) the
-        columns of :math:`A` are linearly dependent (fewer than D + 1 examples,
-        a constant or duplicated feature): then the minimiser is not unique.
+        If ``X`` is not 2-D; if ``X`` is an empty batch (N = 0: the mean over no
+        examples is undefined); if ``y`` does not have shape (N,); if ``l2`` is
+        not a finite number :math:`\ge 0` (negative, ``nan``, ``inf``, a bool or
+        an array); or, for ``l2 = 0``, if the columns of :math:`A` are linearly
+        dependent (fewer than D + 1 examples, or a feature that is an affine
+        combination of the others, such as a constant or duplicated feature):
+        then the minimiser is not unique.
     """
     X = as_float_array(X, "X").astype(np.float64, copy=False)
     y = as_float_array(y, "y").astype(np.float64, copy=False)
@@ -182,8 +188,8 @@ def linear_regression_normal_equations(X, y, l2=0.0):
     elif np.linalg.matrix_rank(A) < d + 1:
         raise ValueError(
             f"linear_regression_normal_equations: the columns of [X, 1] (shape {A.shape}) are "
-            "linearly dependent, so the least-squares solution is not unique; use more "
-            "examples than D + 1, remove constant or repeated features, or set l2 > 0"
+            "linearly dependent, so the least-squares solution is not unique; use at least "
+            "D + 1 examples, remove constant or repeated features, or set l2 > 0"
         )
     theta = np.linalg.solve(gram, A.T @ y)            # (D + 1,)
     return theta[:d], float(theta[d])

@@ -668,13 +668,22 @@ def test_ridge_makes_an_underdetermined_problem_solvable():
         (np.zeros((0, 1)), np.zeros(0), 0.0, "empty batch"),
         (np.ones((3, 1)), np.zeros(3), 0.0, "linearly dependent"),   # constant feature
         (np.zeros((1, 1)), np.zeros(1), 0.0, "linearly dependent"),  # N < D + 1
+        (np.zeros((1, 1)), np.zeros(1), 0.0, r"use at least D \+ 1 examples"),
         (np.eye(3), np.zeros(3), -1.0, "l2 must be"),
         (np.eye(3), np.zeros(3), np.nan, "l2 must be"),
+        (np.eye(3), np.zeros(3), np.inf, "l2 must be"),
+        (np.eye(3), np.zeros(3), True, "l2 must be"),
+        (np.eye(3), np.zeros(3), np.array([0.1]), "l2 must be"),
     ],
 )
 def test_normal_equations_bad_input(X, y, l2, message):
     with pytest.raises(ValueError, match=message):
         linear_regression_normal_equations(X, y, l2=l2)
+
+
+def test_normal_equations_non_numeric_input_is_a_type_error():
+    with pytest.raises(TypeError, match="real numeric array"):
+        linear_regression_normal_equations(np.array([["a"], ["b"]]), np.zeros(2))
 
 
 def test_certain_correct_prediction_costs_positive_zero():
