@@ -186,7 +186,7 @@ def attention_naive(q, k, v, mask=None):
 
     A reference for the tests and the chapter (equations :eq:`eq-attn-scores`,
     :eq:`eq-attn-weights`, :eq:`eq-attn-output`): loops over the batch, the
-    queries and the allowed keys :math:`J_i`, with :func:`dlmath.softmax` over
+    queries and the allowed keys :math:`J_i`, with :func:`~dlmath.activations.softmax` over
     only those keys. A query with :math:`J_i = \emptyset` keeps zero weights and
     a zero output. Slow; use :func:`attention_forward`.
 

@@ -305,7 +305,7 @@ ACTIVATIONS = {
     "tanh": (tanh_forward, tanh_backward),
     "sigmoid": (sigmoid_forward, sigmoid_backward),
 }
-"""The activation layers an MLP can use, by name: ``(forward, backward)``."""
+"""The activation layers an MLP can use, by name, each a ``(forward, backward)`` pair."""
 
 
 def _activation_pair(activation):
@@ -384,7 +384,7 @@ def mlp_forward(params, x, activation="relu"):
         \text{logits} = Z^{(L)}
 
     Chapter 4, equation :eq:`eq-bp-mlp-forward`. The last layer has no
-    activation: its outputs are logits for :func:`dlmath.cross_entropy`.
+    activation: its outputs are logits for :func:`~dlmath.losses.cross_entropy`.
 
     Parameters
     ----------
@@ -432,7 +432,7 @@ def mlp_backward(dlogits, cache):
     ----------
     dlogits : array_like, shape (N, D_L)
         :math:`\partial L / \partial\,\text{logits}`, for example
-        :func:`dlmath.cross_entropy_grad`.
+        :func:`~dlmath.losses.cross_entropy_grad`.
     cache : tuple
         From :func:`mlp_forward`.
 

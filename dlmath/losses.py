@@ -361,7 +361,7 @@ def cross_entropy(logits, labels):
 
     Derived in chapter 3, equation :eq:`eq-ce-cross-entropy`, with the softmax
     of :eq:`eq-softmax`. The log-probabilities come from
-    :func:`dlmath.log_softmax`, which subtracts the row maximum first
+    :func:`~dlmath.activations.log_softmax`, which subtracts the row maximum first
     (:eq:`eq-logsumexp`), so logits of :math:`\pm 10^4` give a finite loss.
 
     Parameters
