@@ -256,7 +256,10 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
     (chapter 5, equation :eq:`eq-conv-col2im`). A pixel covered by several
     overlapping windows receives the sum of all their entries; padding
     positions are dropped; a pixel that no window covers gets 0. ``col2im`` is
-    *not* the inverse of :func:`im2col` unless windows do not overlap.
+    *not* an inverse of :func:`im2col`: ``col2im(im2col(x)) == x`` only when
+    every pixel lies in exactly one window, and even then
+    ``im2col(col2im(Y)) == Y`` fails when there is padding (the padding
+    entries of ``Y`` are dropped).
 
     It loops over the :math:`K_H K_W` kernel offsets :math:`(p, q)` and adds
     a whole strided slice at a time.
@@ -880,7 +883,9 @@ def maxpool2d_forward_naive(x, size=2, stride=2):
 
     Chapter 5, equation :eq:`eq-conv-maxpool`. Ties go to the first maximum in
     row-major order, as in :func:`maxpool2d_forward`, whose arguments and
-    results (cache included) this shares.
+    results (cache included) this shares for inputs without ``nan`` (a ``nan``
+    after a window's first entry is skipped by the loop's comparison but
+    returned by ``numpy.argmax``).
     """
     x, size, stride = _pool_inputs(x, size, stride, "maxpool2d_forward_naive")
     n_images, channels = x.shape[:2]
