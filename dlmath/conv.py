@@ -167,6 +167,17 @@ def _check_dout(dout, expected_shape, where):
     return dout
 
 
+def _im2col_inputs(x, kh, kw, stride, padding, where):
+    """Validate and convert the arguments of :func:`im2col` and :func:`im2col_naive`."""
+    x = as_float_array(x, "x")
+    kh = check_positive_int(kh, "kh", where)
+    kw = check_positive_int(kw, "kw", where)
+    stride, padding = _check_hyper(stride, padding, where)
+    _check_images(x, "x", where)
+    _check_window_fits(x.shape, kh, kw, padding, where)
+    return x, kh, kw, stride, padding
+
+
 def _check_x_shape(x_shape, where):
     shape = tuple(x_shape)
     if len(shape) != 4 or not all(
@@ -225,13 +236,7 @@ def im2col(x, kh, kw, stride=1, padding=0):
     numpy.ndarray, shape (N * H' * W', C * KH * KW)
         The dtype of ``x`` (float32 stays float32).
     """
-    where = "im2col"
-    x = as_float_array(x, "x")
-    kh = check_positive_int(kh, "kh", where)
-    kw = check_positive_int(kw, "kw", where)
-    stride, padding = _check_hyper(stride, padding, where)
-    _check_images(x, "x", where)
-    _check_window_fits(x.shape, kh, kw, padding, where)
+    x, kh, kw, stride, padding = _im2col_inputs(x, kh, kw, stride, padding, "im2col")
     n, c = x.shape[:2]
     h_out, w_out = _output_hw(x.shape, kh, kw, stride, padding)
     # windows[n, c, i, j, p, q] = x_padded[n, c, i*S + p, j*S + q], a view (no copy)
@@ -328,13 +333,7 @@ def im2col_naive(x, kh, kw, stride=1, padding=0):
     :eq:`eq-conv-im2col`. Arguments and result as in :func:`im2col` (the
     result is C-ordered here).
     """
-    where = "im2col_naive"
-    x = as_float_array(x, "x")
-    kh = check_positive_int(kh, "kh", where)
-    kw = check_positive_int(kw, "kw", where)
-    stride, padding = _check_hyper(stride, padding, where)
-    _check_images(x, "x", where)
-    _check_window_fits(x.shape, kh, kw, padding, where)
+    x, kh, kw, stride, padding = _im2col_inputs(x, kh, kw, stride, padding, "im2col_naive")
     n_images, channels = x.shape[:2]
     h_out, w_out = _output_hw(x.shape, kh, kw, stride, padding)
     x_padded = _pad(x, padding)

@@ -55,6 +55,27 @@ POOL_CONFIGS = [
 # The fast and the naive paths add the same products in different orders.
 ORDER_RTOL, ORDER_ATOL = 1e-12, 1e-12
 
+# Edge cases of the stride-1 fast path (see "stride 1: the fast path" below).
+# (N, C, H, W, F, KH, KW, padding)
+STRIDE1_CONFIGS = [
+    (1, 1, 5, 5, 1, 3, 3, 0),
+    (1, 1, 5, 5, 1, 3, 3, 1),
+    (2, 3, 7, 6, 4, 2, 3, 0),
+    (2, 3, 7, 6, 4, 2, 3, 2),
+    (3, 2, 6, 9, 5, 3, 1, 1),
+    (5, 2, 4, 8, 3, 1, 4, 1),
+    (7, 3, 5, 4, 2, 4, 2, 2),
+    (2, 4, 6, 5, 3, 1, 1, 0),
+    (2, 4, 6, 5, 3, 1, 1, 2),
+    (3, 2, 4, 4, 2, 6, 6, 1),     # kernel = padded input: a single output pixel
+    (2, 1, 3, 8, 2, 5, 2, 1),     # kernel taller than the image, one output row
+    (1, 5, 9, 3, 6, 2, 5, 1),     # kernel wider than the image, one output column
+    (4, 16, 8, 8, 8, 3, 3, 1),    # more channels than the tiny cases
+]
+# Both lists in the (..., stride, padding) form: the fast paths (stride 1, and
+# im2col otherwise) are compared with the naive loops on all of them.
+ALL_CONV_CONFIGS = CONV_CONFIGS + [(*cfg[:7], 1, cfg[7]) for cfg in STRIDE1_CONFIGS]
+
 
 def conv_data(config, seed, with_bias=True):
     n, c, h, w, f, kh, kw, stride, padding = config
@@ -215,7 +236,7 @@ def test_conv_hand_example_with_bias_stride_and_padding():
     np.testing.assert_array_equal(out, np.full((1, 1, 2, 2), 4.5))
 
 
-@pytest.mark.parametrize("config", CONV_CONFIGS)
+@pytest.mark.parametrize("config", ALL_CONV_CONFIGS)
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_conv_forward_matches_naive(config, with_bias):
     x, w, b, stride, padding = conv_data(config, seed=6, with_bias=with_bias)
@@ -238,7 +259,7 @@ def test_conv_forward_does_not_modify_its_inputs():
 
 # ------------------------------------------------------------ conv backward
 
-@pytest.mark.parametrize("config", CONV_CONFIGS)
+@pytest.mark.parametrize("config", ALL_CONV_CONFIGS)
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_conv_backward_matches_naive(config, with_bias):
     x, w, b, stride, padding = conv_data(config, seed=8, with_bias=with_bias)
@@ -423,39 +444,13 @@ def test_maxpool_extreme_values():
 # (one image at a time on the flattened padded grid). These configurations
 # exercise its edge cases: padding 0, 1 and 2; square, wide, tall and 1x1
 # kernels; kernels as large as the padded input (one output row or column);
-# rectangular images; one and several images, channels and filters.
-
-# (N, C, H, W, F, KH, KW, padding)
-STRIDE1_CONFIGS = [
-    (1, 1, 5, 5, 1, 3, 3, 0),
-    (1, 1, 5, 5, 1, 3, 3, 1),
-    (2, 3, 7, 6, 4, 2, 3, 0),
-    (2, 3, 7, 6, 4, 2, 3, 2),
-    (3, 2, 6, 9, 5, 3, 1, 1),
-    (5, 2, 4, 8, 3, 1, 4, 1),
-    (7, 3, 5, 4, 2, 4, 2, 2),
-    (2, 4, 6, 5, 3, 1, 1, 0),
-    (2, 4, 6, 5, 3, 1, 1, 2),
-    (3, 2, 4, 4, 2, 6, 6, 1),     # kernel = padded input: a single output pixel
-    (2, 1, 3, 8, 2, 5, 2, 1),     # kernel taller than the image, one output row
-    (1, 5, 9, 3, 6, 2, 5, 1),     # kernel wider than the image, one output column
-    (4, 16, 8, 8, 8, 3, 3, 1),    # more channels than the tiny cases
-]
+# rectangular images; one and several images, channels and filters
+# (STRIDE1_CONFIGS, defined at the top with the other configurations).
 
 
 def stride1_data(config, seed, with_bias=True):
     n, c, h, w, f, kh, kw, padding = config
     return conv_data((n, c, h, w, f, kh, kw, 1, padding), seed, with_bias)
-
-
-@pytest.mark.parametrize("config", STRIDE1_CONFIGS)
-@pytest.mark.parametrize("with_bias", [True, False])
-def test_stride1_forward_matches_naive(config, with_bias):
-    x, w, b, stride, padding = stride1_data(config, seed=30, with_bias=with_bias)
-    out, _ = conv2d_forward(x, w, b, stride, padding)
-    expected, _ = conv2d_forward_naive(x, w, b, stride, padding)
-    assert out.shape == expected.shape
-    np.testing.assert_allclose(out, expected, rtol=ORDER_RTOL, atol=ORDER_ATOL)
 
 
 @pytest.mark.parametrize("config", STRIDE1_CONFIGS)
@@ -470,24 +465,6 @@ def test_stride1_forward_is_the_im2col_matrix_product(config):
     expected = out_mat.reshape(n, h_out, w_out, f).transpose(0, 3, 1, 2)
     out, _ = conv2d_forward(x, w, b, stride, padding)
     np.testing.assert_allclose(out, expected, rtol=ORDER_RTOL, atol=ORDER_ATOL)
-
-
-@pytest.mark.parametrize("config", STRIDE1_CONFIGS)
-@pytest.mark.parametrize("with_bias", [True, False])
-def test_stride1_backward_matches_naive(config, with_bias):
-    x, w, b, stride, padding = stride1_data(config, seed=32, with_bias=with_bias)
-    out, cache = conv2d_forward(x, w, b, stride, padding)
-    _, naive_cache = conv2d_forward_naive(x, w, b, stride, padding)
-    dout = np.random.default_rng(33).standard_normal(out.shape)
-    dx, dw, db = conv2d_backward(dout, cache)
-    ndx, ndw, ndb = conv2d_backward_naive(dout, naive_cache)
-    assert dx.shape == x.shape and dw.shape == w.shape
-    np.testing.assert_allclose(dx, ndx, rtol=ORDER_RTOL, atol=ORDER_ATOL)
-    np.testing.assert_allclose(dw, ndw, rtol=ORDER_RTOL, atol=ORDER_ATOL)
-    if with_bias:
-        np.testing.assert_allclose(db, ndb, rtol=ORDER_RTOL, atol=ORDER_ATOL)
-    else:
-        assert db is None
 
 
 @pytest.mark.parametrize("config", STRIDE1_CONFIGS)
