@@ -1,4 +1,4 @@
-"""Benchmark of the fast convolution in dlmath.conv (chapter 5).
+"""Benchmark of the fast convolution in dlmath.conv (chapter 7).
 
 Run from the repository root:
 

@@ -1,4 +1,4 @@
-r"""Scaled dot-product attention and its backward pass (chapter 6, attention).
+r"""Scaled dot-product attention and its backward pass (chapter 10, attention).
 
 Each query scores every key by a scaled dot product, a softmax over the keys
 turns the scores into weights, and the output is the weighted average of the
@@ -30,7 +30,7 @@ def attention_forward(q, k, v, mask=None):
         A = \operatorname{softmax}_{\text{rows}}(S), \qquad
         O = A V
 
-    The scores :math:`S` are equation :eq:`eq-attn-scores` of chapter 6 (the
+    The scores :math:`S` are equation :eq:`eq-attn-scores` of chapter 10 (the
     factor :math:`1/\sqrt{d}` keeps their variance at 1 when the entries of
     ``q`` and ``k`` are independent with variance 1, :eq:`eq-attn-scale`);
     each row of :math:`A` is the softmax of chapter 3 (:eq:`eq-softmax`) over
@@ -108,7 +108,7 @@ def attention_backward(dout, cache):
 
     With :math:`A` and :math:`O = AV` from the forward pass and the upstream
     gradient :math:`\partial L / \partial O` (``dout``, shape ``(..., Lq, dv)``),
-    chapter 6 derives, for each matrix in the batch, the gradient of the values
+    chapter 10 derives, for each matrix in the batch, the gradient of the values
     (:eq:`eq-attn-grad-v`) and of the weights (:eq:`eq-attn-grad-a`),
 
     .. math::
@@ -230,7 +230,7 @@ def causal_mask(L):
     .. math::
         M_{ij} = \begin{cases} \text{True} & j \le i \\ \text{False} & j > i \end{cases}
 
-    Chapter 6, equation :eq:`eq-attn-causal-mask`: a position may not see the
+    Chapter 10, equation :eq:`eq-attn-causal-mask`: a position may not see the
     future, so the mask is lower triangular, diagonal included.
 
     Parameters
@@ -253,7 +253,7 @@ def split_heads(x, num_heads):
         X = \bigl[\,X^{(1)}\ X^{(2)}\ \cdots\ X^{(H)}\bigr],
         \qquad X^{(h)}_{l c} = X_{l,\ (h-1) d_h + c}, \quad d_h = D / H
 
-    Chapter 6, equation :eq:`eq-attn-split-heads`: head :math:`h` gets the
+    Chapter 10, equation :eq:`eq-attn-split-heads`: head :math:`h` gets the
     :math:`h`-th block of :math:`d_h` consecutive columns. The heads become a
     new axis before the sequence axis, so :func:`attention_forward` treats them
     as one more batch axis. :func:`merge_heads` is the inverse.
@@ -292,7 +292,7 @@ def merge_heads(x):
     .. math::
         X = \bigl[\,X^{(1)}\ X^{(2)}\ \cdots\ X^{(H)}\bigr]
 
-    Chapter 6, equation :eq:`eq-attn-split-heads`, read from right to left. It
+    Chapter 10, equation :eq:`eq-attn-split-heads`, read from right to left. It
     is also the backward of :func:`split_heads` (a reshuffle of entries, so its
     gradient is the inverse reshuffle), and :func:`split_heads` the backward of
     this one.
@@ -409,7 +409,7 @@ def _masked_softmax(scores, mask):
 def _sum_to_shape(grad, shape):
     """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``.
 
-    Chapter 6, eq-attn-broadcast-grad: an input used by many matrices of the
+    Chapter 10, eq-attn-broadcast-grad: an input used by many matrices of the
     batch receives the sum of their gradients.
     """
     extra = grad.ndim - len(shape)

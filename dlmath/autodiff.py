@@ -1,13 +1,13 @@
-r"""A tiny reverse-mode automatic differentiation engine on scalars (chapter 4).
+r"""A tiny reverse-mode automatic differentiation engine on scalars (chapter 5).
 
 In the style of Karpathy's micrograd: a :class:`Value` wraps one number and
 remembers its *operands*, the values it was computed from. (micrograd calls
-them the node's children; chapter 4 uses *children* the other way round, for
+them the node's children; chapter 5 uses *children* the other way round, for
 the nodes that use a value, so a node is a child of each of its operands.)
 Each operation creates a new node and writes down, right next to the forward
 formula, its *local* derivatives. :meth:`Value.backward` then walks the graph
 from the output back to the inputs and applies the chain rule, summing over
-every path (chapter 4, :eq:`eq-bp-chain-rule-graph`):
+every path (chapter 5, :eq:`eq-bp-chain-rule-graph`):
 
 .. math::
     \bar v_i = \frac{\partial\,\text{out}}{\partial v_i}
@@ -232,7 +232,7 @@ class Value:
         node this output depends on (itself included), then seeds
         :math:`\bar{\text{self}} = 1`, then visits the nodes in reverse
         topological order (every node after all the nodes that use it), each
-        adding its contribution to its operands' ``grad`` (chapter 4,
+        adding its contribution to its operands' ``grad`` (chapter 5,
         :eq:`eq-bp-chain-rule-graph`). So calling ``backward()`` twice gives
         the same gradients as calling it once, never double; and after
         ``y.backward()`` the ``grad`` of every node ``y`` depends on is the

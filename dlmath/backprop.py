@@ -1,4 +1,4 @@
-r"""Backpropagation through a multi-layer perceptron (chapter 4).
+r"""Backpropagation through a multi-layer perceptron (chapter 5).
 
 Every layer is a stateless pair, CS231n style: ``out, cache = thing_forward(...)``
 and ``grads = thing_backward(dout, cache)``, where ``dout`` is
@@ -28,7 +28,7 @@ def linear_forward(x, W, b):
         \mathrm{out} = X W + \mathbf{1}\,b^\top,
         \qquad \mathrm{out}_{nm} = \sum_{d=1}^{D} X_{nd} W_{dm} + b_m
 
-    Defined in chapter 4, equation :eq:`eq-bp-linear-forward`. :func:`linear_forward_naive`
+    Defined in chapter 5, equation :eq:`eq-bp-linear-forward`. :func:`linear_forward_naive`
     computes the same sum with explicit loops.
 
     Parameters
@@ -56,7 +56,7 @@ def linear_forward_naive(x, W, b):
 
     .. math:: \mathrm{out}_{nm} = \sum_{d=1}^{D} X_{nd} W_{dm} + b_m
 
-    Chapter 4, equation :eq:`eq-bp-linear-forward`, one term at a time.
+    Chapter 5, equation :eq:`eq-bp-linear-forward`, one term at a time.
 
     Parameters
     ----------
@@ -91,7 +91,7 @@ def linear_backward(dout, cache):
         \qquad
         \frac{\partial L}{\partial b} = \sum_{n=1}^{N} \frac{\partial L}{\partial\,\mathrm{out}_{n,:}}
 
-    Derived in chapter 4, equations :eq:`eq-bp-linear-dx`,
+    Derived in chapter 5, equations :eq:`eq-bp-linear-dx`,
     :eq:`eq-bp-linear-dw` and :eq:`eq-bp-linear-db`. Shapes:
     ``(N, M) @ (M, D) = (N, D)``, ``(D, N) @ (N, M) = (D, M)``, and a sum over
     the batch axis gives ``(M,)``: each gradient has the shape of what it
@@ -153,7 +153,7 @@ def sigmoid_forward(z):
 
     .. math:: H = \sigma(Z) = \frac{1}{1 + e^{-Z}}
 
-    The sigmoid of chapter 1, :eq:`eq-sigmoid`, used as a layer in chapter 4
+    The sigmoid of chapter 1, :eq:`eq-sigmoid`, used as a layer in chapter 5
     (:eq:`eq-bp-mlp-forward`).
 
     Parameters
@@ -179,7 +179,7 @@ def sigmoid_backward(dh, cache):
         \frac{\partial L}{\partial Z} = \frac{\partial L}{\partial H} \odot \sigma'(Z),
         \qquad \sigma'(Z) = \sigma(Z)\bigl(1 - \sigma(Z)\bigr)
 
-    Chapter 4, equation :eq:`eq-bp-activation-backward`, with the derivative of
+    Chapter 5, equation :eq:`eq-bp-activation-backward`, with the derivative of
     chapter 1, :eq:`eq-sigmoid-grad`.
 
     Parameters
@@ -202,7 +202,7 @@ def tanh_forward(z):
 
     .. math:: H = \tanh(Z)
 
-    The tanh of chapter 1, :eq:`eq-tanh`, used as a layer in chapter 4
+    The tanh of chapter 1, :eq:`eq-tanh`, used as a layer in chapter 5
     (:eq:`eq-bp-mlp-forward`).
 
     Parameters
@@ -227,7 +227,7 @@ def tanh_backward(dh, cache):
     .. math::
         \frac{\partial L}{\partial Z} = \frac{\partial L}{\partial H} \odot \bigl(1 - \tanh^2(Z)\bigr)
 
-    Chapter 4, equation :eq:`eq-bp-activation-backward`, with the derivative of
+    Chapter 5, equation :eq:`eq-bp-activation-backward`, with the derivative of
     chapter 1, :eq:`eq-tanh-grad`.
 
     Parameters
@@ -250,7 +250,7 @@ def relu_forward(z):
 
     .. math:: H = \max(0, Z)
 
-    The relu of chapter 1, :eq:`eq-relu`, used as a layer in chapter 4
+    The relu of chapter 1, :eq:`eq-relu`, used as a layer in chapter 5
     (:eq:`eq-bp-mlp-forward`).
 
     Parameters
@@ -275,7 +275,7 @@ def relu_backward(dh, cache):
     .. math::
         \frac{\partial L}{\partial Z} = \frac{\partial L}{\partial H} \odot [Z > 0]
 
-    Chapter 4, equation :eq:`eq-bp-activation-backward`, with the derivative of
+    Chapter 5, equation :eq:`eq-bp-activation-backward`, with the derivative of
     chapter 1, :eq:`eq-relu-grad` (0 at :math:`Z = 0`).
 
     Parameters
@@ -326,7 +326,7 @@ def init_mlp(layer_sizes, rng, activation="relu"):
     Layer :math:`\ell` maps :math:`D_{\ell-1}` features to :math:`D_\ell`. Its
     bias starts at zero and its weights are drawn from a normal distribution
     whose variance is chosen to keep the signal's scale from layer to layer
-    (only approximately, and not for sigmoid; see chapter 4): He
+    (only approximately, and not for sigmoid; see chapter 5): He
     initialisation for relu, Glorot (Xavier) initialisation for tanh and
     sigmoid,
 
@@ -338,7 +338,7 @@ def init_mlp(layer_sizes, rng, activation="relu"):
         \ \text{(tanh, sigmoid)},
         \qquad b^{(\ell)} = 0.
 
-    Chapter 4, equations :eq:`eq-bp-he-init` and :eq:`eq-bp-xavier-init`.
+    Chapter 5, equations :eq:`eq-bp-he-init` and :eq:`eq-bp-xavier-init`.
 
     Parameters
     ----------
@@ -383,7 +383,7 @@ def mlp_forward(params, x, activation="relu"):
         H^{(\ell)} = f\bigl(Z^{(\ell)}\bigr)\ \ (\ell < L),\qquad
         \text{logits} = Z^{(L)}
 
-    Chapter 4, equation :eq:`eq-bp-mlp-forward`. The last layer has no
+    Chapter 5, equation :eq:`eq-bp-mlp-forward`. The last layer has no
     activation: its outputs are logits for :func:`~dlmath.losses.cross_entropy`.
 
     Parameters
@@ -424,7 +424,7 @@ def mlp_backward(dlogits, cache):
         \frac{\partial L}{\partial b^{(\ell)}} = \sum_{n} G^{(\ell)}_{n,:},\qquad
         G^{(\ell-1)} = \bigl(G^{(\ell)} W^{(\ell)\top}\bigr) \odot f'\bigl(Z^{(\ell-1)}\bigr)
 
-    where :math:`G^{(\ell)} = \partial L / \partial Z^{(\ell)}`. Chapter 4,
+    where :math:`G^{(\ell)} = \partial L / \partial Z^{(\ell)}`. Chapter 5,
     equation :eq:`eq-bp-mlp-backward`: :func:`linear_backward` and the
     activation backward, applied layer by layer in reverse.
 
@@ -464,7 +464,7 @@ def mlp_loss_and_grads(params, x, labels, activation="relu"):
 
     :func:`mlp_forward`, then the loss and its gradient from chapter 3
     (:eq:`eq-ce-cross-entropy`, :eq:`eq-ce-cross-entropy-grad`), then
-    :func:`mlp_backward` (chapter 4, :eq:`eq-bp-mlp-backward`).
+    :func:`mlp_backward` (chapter 5, :eq:`eq-bp-mlp-backward`).
 
     Parameters
     ----------
@@ -492,7 +492,7 @@ def mlp_predict(params, x, activation="relu"):
 
     .. math:: \hat y_n = \arg\max_k \ \text{logits}_{n,k}
 
-    Chapter 4 (the forward pass :eq:`eq-bp-mlp-forward`).
+    Chapter 5 (the forward pass :eq:`eq-bp-mlp-forward`).
 
     Parameters
     ----------
@@ -513,7 +513,7 @@ def sgd_step(params, grads, lr):
 
     .. math:: \theta \leftarrow \theta - \eta\, \frac{\partial L}{\partial \theta}
 
-    applied to every array in ``params``. Chapter 4, equation :eq:`eq-bp-sgd`.
+    applied to every array in ``params``. Chapter 5, equation :eq:`eq-bp-sgd`.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-r"""Convolution and max pooling on image batches (chapter 5).
+r"""Convolution and max pooling on image batches (chapter 7).
 
 "Convolution" here is cross-correlation, as deep-learning libraries compute it:
 the kernel slides over the input and is *not* flipped. Images are
@@ -48,7 +48,7 @@ def conv_output_size(n, k, stride=1, padding=0):
     for an input of length :math:`n`, a kernel of length :math:`k`, stride
     :math:`S` and zero padding :math:`P` on each side: the number of positions
     :math:`i = 0, 1, \dots` with :math:`iS + k \le n + 2P`. Derived in chapter
-    5, equation :eq:`eq-conv-output-size`. Trailing input rows that no window
+    7, equation :eq:`eq-conv-output-size`. Trailing input rows that no window
     reaches (when :math:`S` does not divide :math:`n + 2P - k`) are ignored.
 
     Parameters
@@ -206,7 +206,7 @@ def im2col(x, kh, kw, stride=1, padding=0):
 
     for :math:`0 \le n < N`, :math:`0 \le i < H'`, :math:`0 \le j < W'`,
     :math:`0 \le c < C`, :math:`0 \le p < K_H`, :math:`0 \le q < K_W`
-    (chapter 5, equation :eq:`eq-conv-im2col`).
+    (chapter 7, equation :eq:`eq-conv-im2col`).
 
     **Layout.** Rows are the output positions :math:`(n, i, j)` in C order
     (:math:`j` fastest), so row ``r`` is the receptive field of output pixel
@@ -258,7 +258,7 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
 
     so that :math:`\langle \operatorname{im2col}(x), Y \rangle =
     \langle x, \operatorname{col2im}(Y) \rangle` for every ``x`` and ``Y``
-    (chapter 5, equation :eq:`eq-conv-col2im`). A pixel covered by several
+    (chapter 7, equation :eq:`eq-conv-col2im`). A pixel covered by several
     overlapping windows receives the sum of all their entries; padding
     positions are dropped; a pixel that no window covers gets 0. ``col2im`` is
     *not* an inverse of :func:`im2col`: ``col2im(im2col(x)) == x`` only when
@@ -329,7 +329,7 @@ def im2col_naive(x, kh, kw, stride=1, padding=0):
         \mathrm{cols}\bigl[(n H' + i) W' + j,\ (c\,K_H + p) K_W + q\bigr]
         = \tilde x[n,\ c,\ iS + p,\ jS + q]
 
-    A slow reference, written straight from chapter 5, equation
+    A slow reference, written straight from chapter 7, equation
     :eq:`eq-conv-im2col`. Arguments and result as in :func:`im2col` (the
     result is C-ordered here).
     """
@@ -361,7 +361,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
         \mathrm{out}[n, f, i, j] = b_f + \sum_{c=0}^{C-1} \sum_{p=0}^{K_H-1}
         \sum_{q=0}^{K_W-1} w[f, c, p, q]\;\tilde x[n, c, iS + p, jS + q]
 
-    where :math:`\tilde x` is ``x`` zero-padded by :math:`P` (chapter 5,
+    where :math:`\tilde x` is ``x`` zero-padded by :math:`P` (chapter 7,
     equation :eq:`eq-conv-forward`). With :math:`X_{\mathrm{col}} =`
     ``im2col(x, KH, KW, S, P)`` and :math:`W_{\mathrm{mat}} =`
     ``w.reshape(F, C*KH*KW)`` the sum is the matrix product (equation
@@ -468,7 +468,7 @@ def conv2d_backward(dout, cache):
         \mathrm{dout}[n, f, i, j]\; w[f, c, p, q],
 
     and :math:`\partial L / \partial x` drops the padding border of
-    :math:`\partial L / \partial \tilde x`. Derived in chapter 5, equations
+    :math:`\partial L / \partial \tilde x`. Derived in chapter 7, equations
     :eq:`eq-conv-grad-b`, :eq:`eq-conv-grad-w` and :eq:`eq-conv-grad-x`.
 
     **How the code computes it.** For ``stride > 1`` exactly as written, with
@@ -717,7 +717,7 @@ def conv2d_forward_naive(x, w, b, stride=1, padding=0):
         \mathrm{out}[n, f, i, j] = b_f + \sum_{c, p, q} w[f, c, p, q]\;
         \tilde x[n, c, iS + p, jS + q]
 
-    Chapter 5, equation :eq:`eq-conv-forward`; each output is the sum of the
+    Chapter 7, equation :eq:`eq-conv-forward`; each output is the sum of the
     elementwise product of filter ``f`` with the window of the padded input it
     covers. Arguments and results as in :func:`conv2d_forward` (the same
     cache keys).
@@ -751,7 +751,7 @@ def conv2d_backward_naive(dout, cache):
         \mathrel{+}= \mathrm{dout}[n, f, i, j]\; w[f]
 
     for every :math:`(n, f, i, j)`: each output sends its gradient back along the
-    products it was the sum of (chapter 5, equations :eq:`eq-conv-grad-b`,
+    products it was the sum of (chapter 7, equations :eq:`eq-conv-grad-b`,
     :eq:`eq-conv-grad-w` and :eq:`eq-conv-grad-x`), then the padding border is
     dropped. Arguments and results as in :func:`conv2d_backward`.
     """
@@ -803,7 +803,7 @@ def maxpool2d_forward(x, size=2, stride=2):
 
     with window :math:`K =` ``size`` and stride :math:`S`, no padding; the
     output is :math:`H' \times W'` with
-    :math:`H' = \lfloor (H - K)/S \rfloor + 1` (chapter 5, equations
+    :math:`H' = \lfloor (H - K)/S \rfloor + 1` (chapter 7, equations
     :eq:`eq-conv-maxpool` and :eq:`eq-conv-output-size`). The cache records
     where each maximum sits; when several entries of a window tie for the
     maximum, the **first** in row-major order (smallest :math:`p`, then smallest
@@ -848,7 +848,7 @@ def maxpool2d_backward(dout, cache):
     where :math:`(p^*_{ij}, q^*_{ij})` is the position of the maximum in window
     :math:`(i, j)` (the first one on ties, see :func:`maxpool2d_forward`); every
     other input gets 0. Overlapping windows that share an argmax add their
-    gradients. Derived in chapter 5, equation :eq:`eq-conv-maxpool-grad`. The
+    gradients. Derived in chapter 7, equation :eq:`eq-conv-maxpool-grad`. The
     code loops over the :math:`K^2` window offsets and adds a strided slice at a
     time, like :func:`col2im`.
 
@@ -880,7 +880,7 @@ def maxpool2d_forward_naive(x, size=2, stride=2):
 
     .. math:: \mathrm{out}[n, c, i, j] = \max_{0 \le p, q < K}\; x[n, c, iS + p, jS + q]
 
-    Chapter 5, equation :eq:`eq-conv-maxpool`. Ties go to the first maximum in
+    Chapter 7, equation :eq:`eq-conv-maxpool`. Ties go to the first maximum in
     row-major order, as in :func:`maxpool2d_forward`, whose arguments and
     results (cache included) this shares for inputs without ``nan`` (a ``nan``
     after a window's first entry is skipped by the loop's comparison but
@@ -913,7 +913,7 @@ def maxpool2d_backward_naive(dout, cache):
         \frac{\partial L}{\partial x[n, c, iS + p^*, jS + q^*]} \mathrel{+}= \mathrm{dout}[n, c, i, j]
 
     for every :math:`(n, c, i, j)`, with :math:`(p^*, q^*)` the recorded argmax
-    of window :math:`(i, j)` (chapter 5, equation :eq:`eq-conv-maxpool-grad`).
+    of window :math:`(i, j)` (chapter 7, equation :eq:`eq-conv-maxpool-grad`).
     Arguments and result as in :func:`maxpool2d_backward`.
     """
     x, size, stride, argmax = cache["x"], cache["size"], cache["stride"], cache["argmax"]

@@ -1,4 +1,4 @@
-"""Tests for dlmath.autodiff: the scalar reverse-mode engine of chapter 4."""
+"""Tests for dlmath.autodiff: the scalar reverse-mode engine of chapter 5."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Tests for dlmath.backprop (chapter 4) and the toy data of dlmath.datasets."""
+"""Tests for dlmath.backprop (chapter 5) and the toy data of dlmath.datasets."""
 import numpy as np
 import pytest
 
