@@ -1,8 +1,10 @@
-r"""Small seeded toy data sets in the plane, for training networks in chapters.
+r"""The data the chapters train on: seeded toy sets in the plane, and real digits.
 
-Each generator returns ``(X, y)`` with ``X`` of shape ``(N, 2)`` (float64) and
-integer labels ``y`` of shape ``(N,)`` (int64), rows in a random order. The
-same ``rng`` seed gives the same data.
+Each toy generator returns ``(X, y)`` with ``X`` of shape ``(N, 2)`` (float64)
+and integer labels ``y`` of shape ``(N,)`` (int64), rows in a random order. The
+same ``rng`` seed gives the same data. :func:`load_digits` reads the 8x8
+handwritten digits that scikit-learn ships with its package (no download); it
+is the only function here that needs scikit-learn (``pip install dlmath[data]``).
 """
 import numbers
 
@@ -26,7 +28,7 @@ def two_moons(n, noise, rng):
     and every point then moves by independent Gaussian noise
     :math:`\mathcal N(0, \text{noise}^2)` in each coordinate. No straight line
     separates the classes, so a linear classifier fails and an MLP succeeds
-    (chapter 4).
+    (chapter 5).
 
     Parameters
     ----------
@@ -101,6 +103,71 @@ def spirals(n_per_class, n_classes, noise, rng):
         arms.append(np.column_stack([r * np.sin(theta), r * np.cos(theta)]))
         labels.append(np.full(n, k, dtype=np.int64))
     return _shuffled(np.vstack(arms), np.concatenate(labels), rng)
+
+
+#: The size of the digits' test split: 360 of the 1,797 images (about 20%).
+DIGITS_TEST_SIZE = 360
+
+
+def load_digits(split="train", seed=0):
+    r"""The 8x8 handwritten digits bundled with scikit-learn, as images in [0, 1].
+
+    The 1,797 grey-level images of the UCI optical-recognition digits
+    (:math:`8 \times 8` pixels, values 0 to 16, labels 0 to 9) are read from
+    the file that scikit-learn installs, so nothing is downloaded. Pixels are
+    divided by 16, so :math:`x \in [0, 1]`, and shaped ``(N, 1, 8, 8)``: a batch
+    of one-channel images in the NCHW layout of chapter 7.
+
+    The split is stratified by class and the same for the same ``seed``:
+    360 test images, each class contributing
+    :math:`\lfloor 360\, n_c / 1797 \rfloor` of its :math:`n_c` images plus
+    one more for the classes with the largest remainders until the total is
+    360; which images go to the test split is a random permutation of each
+    class, drawn with ``numpy.random.default_rng(seed)``. The train split is
+    the other 1,437 images. Both come in a shuffled order (the same for the
+    same seed).
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+    seed : int
+        Chooses the split and the order.
+
+    Returns
+    -------
+    x : numpy.ndarray, shape (N, 1, 8, 8), float64
+        N is 1,437 for "train" and 360 for "test".
+    y : numpy.ndarray, shape (N,), int64
+        Labels 0 to 9.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f'load_digits: split must be "train" or "test", got {split!r}')
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"load_digits: seed must be an int, got {seed!r}")
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "load_digits needs scikit-learn, which ships the digits: pip install 'dlmath[data]'"
+        ) from None
+    bunch = sklearn_digits()
+    images = np.asarray(bunch.images, dtype=np.float64) / 16.0
+    labels = np.asarray(bunch.target, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    share = DIGITS_TEST_SIZE * counts / labels.size
+    n_test = np.floor(share).astype(int)
+    # Largest remainders first (a stable sort keeps the lower class first on ties).
+    for c in np.argsort(-(share - n_test), kind="stable")[: DIGITS_TEST_SIZE - n_test.sum()]:
+        n_test[c] += 1
+    test_idx, train_idx = [], []
+    for c, k in zip(classes, n_test):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        test_idx.append(members[:k])
+        train_idx.append(members[k:])
+    chosen = np.concatenate(test_idx if split == "test" else train_idx)
+    chosen = chosen[rng.permutation(chosen.size)]
+    return images[chosen][:, None, :, :], labels[chosen]
 
 
 def _check_noise(noise, where):
