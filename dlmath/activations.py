@@ -5,6 +5,8 @@ its derivative, micrograd-style; and the softmax family of chapter 3, which
 works along one axis: ``softmax`` with its Jacobian ``softmax_jacobian``, and
 ``log_softmax``, whose gradient the losses compute directly.
 """
+import numbers
+
 import numpy as np
 
 from ._checks import as_float_array, check_ndim
@@ -125,7 +127,19 @@ def log_softmax(z, axis=-1):
 
     Subtracting the maximum :math:`m` makes every exponent :math:`\le 0`, so
     nothing overflows and the largest term is exactly 1 (chapter 3, equation
-    :eq:`eq-logsumexp`).
+    :eq:`eq-logsumexp`). That term is therefore taken out of the sum before the
+    logarithm: with :math:`j^*` one index where :math:`z_{j^*} = m`,
+
+    .. math::
+        \log \operatorname{softmax}(z)_i = (z_i - m)
+        - \operatorname{log1p}\Bigl(\sum_{j \ne j^*} e^{z_j - m}\Bigr),
+        \qquad \operatorname{log1p}(t) = \log(1 + t),
+
+    which is :eq:`eq-logsumexp` exactly. Computed as ``log(1 + t)``, a small
+    :math:`t` would be rounded away in ``1 + t`` and the dominant entry would
+    come out as 0 (``log_softmax([0.0, 100.0])[1]`` would be ``0.0``);
+    ``log1p`` keeps its full relative accuracy (the exact value is
+    :math:`-\log(1 + e^{-100}) \approx -3.72 \times 10^{-44}`).
 
     Parameters
     ----------
@@ -137,13 +151,25 @@ def log_softmax(z, axis=-1):
     Returns
     -------
     numpy.ndarray
-        The shape of ``z``.
+        The shape of ``z``. An axis of length 0 (no classes) gives an empty
+        array of that shape: there is no entry to compute.
+
+    Raises
+    ------
+    ValueError
+        If ``z`` is a scalar (0-d), or ``axis`` is out of range for ``z``.
+    TypeError
+        If ``z`` is not numeric, or ``axis`` is not an int.
     """
     z = as_float_array(z, "z")
-    if z.ndim == 0:
-        raise ValueError("log_softmax: z must have at least one axis, got a scalar")
-    shifted = z - np.max(z, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    axis = _check_axis(z, axis, "log_softmax")
+    if z.shape[axis] == 0:
+        return z.copy()  # no classes: an empty result, and no maximum to take
+    top = np.argmax(z, axis=axis, keepdims=True)           # j*, one per slice
+    shifted = z - np.take_along_axis(z, top, axis=axis)    # z_j - m <= 0, exactly 0 at j*
+    rest = np.exp(shifted)
+    np.put_along_axis(rest, top, 0.0, axis=axis)           # leave out e^0 = 1 at j*
+    return shifted - np.log1p(np.sum(rest, axis=axis, keepdims=True))
 
 
 def softmax(z, axis=-1):
@@ -151,11 +177,14 @@ def softmax(z, axis=-1):
 
     .. math::
         \operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}}
-        = e^{z_i - \operatorname{logsumexp}(z)}
+        = \frac{e^{z_i - m}}{\sum_j e^{z_j - m}}, \qquad m = \max_j z_j
 
     Derived in chapter 3, equation :eq:`eq-softmax`; the maximum is subtracted
-    first (equation :eq:`eq-logsumexp`) so that ``softmax([1000.0, 0.0])`` is
-    ``[1.0, 0.0]`` rather than ``nan``.
+    first (equations :eq:`eq-logsumexp` and :eq:`eq-ce-softmax-shift`) so that
+    ``softmax([1000.0, 0.0])`` is ``[1.0, 0.0]`` rather than ``nan``. The
+    denominator is at least 1 (its largest term is :math:`e^0`), so the
+    quotient keeps full relative accuracy in every entry and equals
+    ``exp(log_softmax(z))`` to within a few rounding errors.
 
     Parameters
     ----------
@@ -167,11 +196,20 @@ def softmax(z, axis=-1):
     Returns
     -------
     numpy.ndarray
-        Probabilities, the shape of ``z``, summing to 1 along ``axis``.
+        Probabilities, the shape of ``z``, summing to 1 along ``axis``. An
+        axis of length 0 (no classes) gives an empty array of that shape.
+
+    Raises
+    ------
+    ValueError
+        If ``z`` is a scalar (0-d), or ``axis`` is out of range for ``z``.
+    TypeError
+        If ``z`` is not numeric, or ``axis`` is not an int.
     """
     z = as_float_array(z, "z")
-    if z.ndim == 0:
-        raise ValueError("softmax: z must have at least one axis, got a scalar")
+    axis = _check_axis(z, axis, "softmax")
+    if z.shape[axis] == 0:
+        return z.copy()  # no classes: an empty result, and no maximum to take
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -192,9 +230,22 @@ def softmax_jacobian(z):
     Returns
     -------
     numpy.ndarray, shape (K, K)
-        Symmetric; ``J[i, j]`` is :math:`\partial p_i / \partial z_j`.
+        Symmetric; ``J[i, j]`` is :math:`\partial p_i / \partial z_j`. For
+        K = 0 it is the empty ``(0, 0)`` matrix, the Jacobian of the only map
+        from :math:`\mathbb R^0` to itself.
     """
     z = as_float_array(z, "z")
     check_ndim(z, 1, "z", "softmax_jacobian", "(K,)")
     p = softmax(z)
     return np.diag(p) - np.outer(p, p)
+
+
+def _check_axis(z, axis, where):
+    """``axis`` as a non-negative index of an axis of ``z``, or ``ValueError``."""
+    if z.ndim == 0:
+        raise ValueError(f"{where}: z must have at least one axis, got a scalar")
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{where}: axis must be an int, got {axis!r}")
+    if not -z.ndim <= axis < z.ndim:
+        raise ValueError(f"{where}: axis {axis} is out of range for z of shape {z.shape}")
+    return int(axis) % z.ndim

@@ -49,7 +49,12 @@ def attention_forward(q, k, v, mask=None):
     key the maximum is replaced by 0 and the sum by 1, so no ``nan`` or warning
     appears. Subtracting the row maximum (:eq:`eq-logsumexp`) keeps every
     exponent :math:`\le 0`, so finite scores of any magnitude are safe. The scale is
-    applied to ``q`` before the product, :math:`S = (Q/\sqrt{d}) K^\top`.
+    applied to ``q`` before the product, :math:`S = (Q/\sqrt{d}) K^\top`. Inputs
+    holding ``inf`` or ``nan``, and finite inputs whose scores :math:`S` or output
+    :math:`O` overflow the floating type, are a ``ValueError``, never a warning
+    or a ``nan``; overflow is detected on the computed values (any non-finite
+    entry), not through floating-point flags, which a multithreaded BLAS need
+    not report.
 
     Parameters
     ----------
@@ -79,8 +84,10 @@ def attention_forward(q, k, v, mask=None):
     Raises
     ------
     ValueError
-        If the shapes do not fit (naming them), or if :math:`Q K^\top/\sqrt{d}`
-        overflows the floating type (no softmax can be computed then).
+        If the shapes do not fit (naming them); if ``q``, ``k`` or ``v`` holds
+        ``inf`` or ``nan``; if :math:`Q K^\top/\sqrt{d}` overflows the floating
+        type where the mask allows the key (no softmax can be computed then); or
+        if :math:`A V` does.
     TypeError
         If an input is not numeric or the mask is not boolean.
     """
@@ -88,9 +95,9 @@ def attention_forward(q, k, v, mask=None):
     dtypes = (q.dtype, k.dtype, v.dtype)  # each gradient gets its input's dtype
     q, k, v = _common_dtype(q, k, v)
     q_scaled = q * (1.0 / math.sqrt(q.shape[-1]))  # a Python float keeps float32
-    scores = _scores(q_scaled, k, "attention_forward")
+    scores = _scores(q_scaled, k, mask, "attention_forward")
     weights = _masked_softmax(scores, mask)
-    out = weights @ v
+    out = _output(weights, v, "attention_forward")
     cache = {
         "q_scaled": q_scaled,
         "k": k,
@@ -188,7 +195,9 @@ def attention_naive(q, k, v, mask=None):
     :eq:`eq-attn-weights`, :eq:`eq-attn-output`): loops over the batch, the
     queries and the allowed keys :math:`J_i`, with :func:`~dlmath.activations.softmax` over
     only those keys. A query with :math:`J_i = \emptyset` keeps zero weights and
-    a zero output. Slow; use :func:`attention_forward`.
+    a zero output. Non-finite inputs and overflowing scores or outputs raise
+    the same ``ValueError`` as in :func:`attention_forward`. Slow; use
+    :func:`attention_forward`.
 
     Parameters
     ----------
@@ -216,11 +225,17 @@ def attention_naive(q, k, v, mask=None):
             keys = np.flatnonzero(mask[b][i])
             if keys.size == 0:
                 continue  # no key to attend to: zero weights, zero output
-            scores = np.array([np.dot(q[b][i], k[b][j]) / math.sqrt(d) for j in keys])
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                scores = np.array([np.dot(q[b][i], k[b][j]) / math.sqrt(d) for j in keys])
+            if not np.all(np.isfinite(scores)):
+                raise _overflow_error("attention_naive", "the scores q k^T / sqrt(d)", q.dtype)
             p = softmax(scores.astype(q.dtype))
             weights[b][i, keys] = p
-            for p_j, j in zip(p, keys):
-                out[b][i] += p_j * v[b][j]
+            with np.errstate(over="ignore", invalid="ignore"):  # checked after the loop
+                for p_j, j in zip(p, keys):
+                    out[b][i] += p_j * v[b][j]
+    if not np.all(np.isfinite(out)):
+        raise _overflow_error("attention_naive", "the output A V", q.dtype)
     return out, weights
 
 
@@ -325,6 +340,11 @@ def _check_inputs(q, k, v, mask, where):
             raise ValueError(
                 f"{where}: {name} must have at least 2 axes {layout}, got shape {arr.shape}"
             )
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"{where}: {name} contains inf or nan; attention needs finite queries, "
+                "keys and values"
+            )
     if k.shape[-1] != q.shape[-1]:
         raise ValueError(
             f"{where}: q has shape {q.shape} and k has shape {k.shape}; expected k of "
@@ -371,17 +391,43 @@ def _common_dtype(*arrays):
     return tuple(arr.astype(dtype, copy=False) for arr in arrays)
 
 
-def _scores(q_scaled, k, where):
-    """(Q / sqrt(d)) K^T, or a ValueError if it overflows the floating type."""
-    try:
-        with np.errstate(over="raise"):
-            return q_scaled @ np.swapaxes(k, -1, -2)
-    except FloatingPointError:
+def _scores(q_scaled, k, mask, where):
+    """(Q / sqrt(d)) K^T, or a ValueError if an allowed score overflows the floating type.
+
+    The inputs are finite, so a non-finite score can only come from overflow
+    (inf, or inf - inf = nan inside the sum). It is looked for in the result:
+    a multithreaded BLAS need not report the overflow flag to numpy. A masked
+    score is never used (it becomes -inf), so it may overflow.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        scores = q_scaled @ np.swapaxes(k, -1, -2)
+    overflowed = ~np.isfinite(scores)
+    if mask is not None:
+        overflowed = overflowed & mask  # the mask may add leading axes
+    if np.any(overflowed):
         raise ValueError(
             f"{where}: the scores q k^T / sqrt(d) overflow {q_scaled.dtype} (largest "
             f"|q| = {np.max(np.abs(q_scaled)):.3g} * sqrt(d), |k| = {np.max(np.abs(k)):.3g}); "
             "no softmax of them can be computed in this precision"
-        ) from None
+        )
+    return scores
+
+
+def _output(weights, v, where):
+    """A V, or a ValueError if it overflows (only |v| near the largest float can)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        out = weights @ v
+    if not np.all(np.isfinite(out)):
+        raise _overflow_error(where, "the output A V", out.dtype)
+    return out
+
+
+def _overflow_error(where, what, dtype):
+    """The ValueError for a quantity that overflows the floating type."""
+    return ValueError(
+        f"{where}: {what} overflow {np.dtype(dtype).name}; no attention can be computed "
+        "in this precision"
+    )
 
 
 def _masked_softmax(scores, mask):

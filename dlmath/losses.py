@@ -122,20 +122,49 @@ def linear_regression_normal_equations(X, y, l2=0.0):
     .. math::
         A^\top A\, \boldsymbol\theta = A^\top \mathbf y,
 
-    derived in chapter 2, equation :eq:`eq-mse-normal-equations`. With
+    derived in chapter 2, equation :eq:`eq-mse-normal-equations`. Their last
+    row, :math:`\mathbf 1^\top (X\mathbf w + b\mathbf 1 - \mathbf y) = 0`, gives
+    the bias :math:`b = \bar y - \bar{\mathbf x}^\top \mathbf w`. The residual
+    is then :math:`X_c \mathbf w - \mathbf y_c` and sums to 0, so :math:`X^\top`
+    and :math:`X_c^\top` map it to the same vector, and the other :math:`D`
+    rows become a system for :math:`\mathbf w` alone in the centred data:
+
+    .. math::
+        X_c^\top X_c\, \mathbf w = X_c^\top \mathbf y_c, \qquad
+        b = \bar y - \bar{\mathbf x}^\top \mathbf w, \qquad
+        X_c = X - \mathbf 1 \bar{\mathbf x}^\top, \quad
+        \mathbf y_c = \mathbf y - \bar y\,\mathbf 1,
+
+    with :math:`\bar{\mathbf x} = X^\top \mathbf 1 / N` the mean row and
+    :math:`\bar y` the mean target. For :math:`D = 1` this is the slope and
+    intercept of chapter 2, equation :eq:`eq-mse-simple-regression`. With
     ``l2`` :math:`= \lambda > 0` it minimises the ridge loss
     :math:`\frac{1}{N}\lVert X\mathbf w + b\mathbf 1 - \mathbf y\rVert^2 + \lambda \lVert \mathbf w \rVert^2`
-    instead (chapter 2, exercise ``ex-mse-ridge``; the bias is not penalised):
+    instead (chapter 2, exercise ``ex-mse-ridge``; the bias is not penalised),
+    whose normal equations centre in the same way:
 
     .. math::
         \bigl(A^\top A + N\lambda P\bigr)\, \boldsymbol\theta = A^\top \mathbf y,
-        \qquad P = \operatorname{diag}(1, \dots, 1, 0).
+        \quad P = \operatorname{diag}(1, \dots, 1, 0)
+        \quad\Longleftrightarrow\quad
+        \bigl(X_c^\top X_c + N\lambda I\bigr)\, \mathbf w = X_c^\top \mathbf y_c,
+        \quad b = \bar y - \bar{\mathbf x}^\top \mathbf w .
 
-    The system is solved as written, with ``numpy.linalg.solve``. Forming
-    :math:`A^\top A` squares the condition number of :math:`A`, so for badly
-    scaled or nearly collinear features a QR- or SVD-based solver
-    (``numpy.linalg.lstsq``) is more accurate; for the book's small, well
-    conditioned problems the two agree to within 1e-10 (relative).
+    The matrix :math:`X_c^\top X_c` is never formed: that would square the
+    condition number of :math:`X_c`, and :math:`A^\top A` without centring is
+    numerically singular for offset features such as timestamps near
+    :math:`10^8`. Instead, with the thin singular value decomposition
+    :math:`X_c = U \operatorname{diag}(s)\, V^\top`,
+
+    .. math::
+        \mathbf w = V \operatorname{diag}\Bigl(\frac{s_i}{s_i^2 + N\lambda}\Bigr) U^\top \mathbf y_c ,
+
+    which for :math:`\lambda = 0` is the least-squares solution
+    :math:`V \operatorname{diag}(1/s_i)\, U^\top \mathbf y_c`. Before that,
+    ``y`` and the columns of ``X`` are divided by powers of 2 (which is exact),
+    so that every entry is at most 1 in size and nothing overflows; for
+    :math:`\lambda > 0` one power of 2 serves all columns, since the ridge
+    penalty treats every weight alike.
 
     Parameters
     ----------
@@ -158,41 +187,80 @@ def linear_regression_normal_equations(X, y, l2=0.0):
         If ``X`` or ``y`` is not a real numeric array.
     ValueError
         If ``X`` is not 2-D; if ``X`` is an empty batch (N = 0: the mean over no
-        examples is undefined); if ``y`` does not have shape (N,); if ``l2`` is
-        not a finite number :math:`\ge 0` (negative, ``nan``, ``inf``, a bool or
-        an array); or, for ``l2 = 0``, if the columns of :math:`A` are linearly
-        dependent (fewer than D + 1 examples, or a feature that is an affine
-        combination of the others, such as a constant or duplicated feature):
-        then the minimiser is not unique.
+        examples is undefined); if ``y`` does not have shape (N,); if ``X`` or
+        ``y`` holds ``inf`` or ``nan``; if ``l2`` is not a finite number
+        :math:`\ge 0` (negative, ``nan``, ``inf``, a bool or an array); if the
+        weights or the bias overflow float64; or, for ``l2 = 0``, if the
+        columns of :math:`A` are linearly dependent (fewer than D + 1
+        examples, or a feature that is an affine combination of the others,
+        such as a constant or duplicated feature): then the minimiser is not
+        unique. They are dependent exactly when the columns of :math:`X_c`
+        are. The test is numpy's ``matrix_rank`` rule made independent of the
+        features' units: with every column of ``X`` scaled by a power of 2 to
+        a largest entry in :math:`[\tfrac12, 1)`, the columns count as
+        dependent if the smallest singular value of the scaled :math:`X_c`
+        (0 if :math:`N \le D`) is at most
+        :math:`\max(N, D + 1)\,\varepsilon\,\lVert [X \;\; \mathbf 1] \rVert_F`
+        of the scaled matrix, :math:`\varepsilon` the machine epsilon.
     """
     X = as_float_array(X, "X").astype(np.float64, copy=False)
     y = as_float_array(y, "y").astype(np.float64, copy=False)
-    check_ndim(X, 2, "X", "linear_regression_normal_equations", "(N, D)")
+    where = "linear_regression_normal_equations"
+    check_ndim(X, 2, "X", where, "(N, D)")
     n, d = X.shape
     if n == 0:
         raise ValueError(
-            f"linear_regression_normal_equations: X is an empty batch (shape {X.shape}); "
+            f"{where}: X is an empty batch (shape {X.shape}); "
             "the mean over N = 0 examples is undefined"
         )
     if y.shape != (n,):
         raise ValueError(
-            f"linear_regression_normal_equations: y has shape {y.shape}; "
+            f"{where}: y has shape {y.shape}; "
             f"expected ({n},), one target per row of X (X has shape {X.shape})"
         )
     if isinstance(l2, bool) or not np.isscalar(l2) or not np.isfinite(l2) or l2 < 0:
-        raise ValueError(f"linear_regression_normal_equations: l2 must be a finite number >= 0, got {l2!r}")
-    A = np.hstack([X, np.ones((n, 1))])               # (N, D + 1)
-    gram = A.T @ A                                    # (D + 1, D + 1)
+        raise ValueError(f"{where}: l2 must be a finite number >= 0, got {l2!r}")
+    for name, arr in (("X", X), ("y", y)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{where}: {name} contains inf or nan; expected finite values")
+    # Divide by powers of 2 (exact): afterwards |entry| < 1, and nothing below overflows.
+    y_exp = int(np.frexp(np.max(np.abs(y)))[1])
+    ys = np.ldexp(y, -y_exp)
+    y_bar = ys.mean()
+    if d == 0:
+        return np.zeros(0), float(np.ldexp(y_bar, y_exp))
+    col_exp = np.frexp(np.max(np.abs(X), axis=0))[1]                     # (D,)
     if l2 > 0:
-        gram = gram + n * float(l2) * np.diag(np.r_[np.ones(d), 0.0])
-    elif np.linalg.matrix_rank(A) < d + 1:
-        raise ValueError(
-            f"linear_regression_normal_equations: the columns of [X, 1] (shape {A.shape}) are "
-            "linearly dependent, so the least-squares solution is not unique; use at least "
-            "D + 1 examples, remove constant or repeated features, or set l2 > 0"
-        )
-    theta = np.linalg.solve(gram, A.T @ y)            # (D + 1,)
-    return theta[:d], float(theta[d])
+        col_exp = np.full(d, col_exp.max())                               # one scale for all
+    Xs = np.ldexp(X, -col_exp)
+    x_bar = Xs.mean(axis=0)
+    Xc, yc = Xs - x_bar, ys - y_bar                                       # centred
+    try:
+        U, s, Vt = np.linalg.svd(Xc, full_matrices=False)                 # X_c = U diag(s) V^T
+    except np.linalg.LinAlgError as err:
+        raise ValueError(f"{where}: the singular value decomposition of the centred X failed ({err})") from None
+    if l2 == 0:
+        tol = max(n, d + 1) * np.finfo(np.float64).eps * np.sqrt(np.sum(Xs * Xs) + n)
+        if s.size < d or s[-1] <= tol:
+            raise ValueError(
+                f"{where}: the columns of [X, 1] (shape {(n, d + 1)}) are linearly dependent "
+                "(to within rounding), so the least-squares solution is not unique; use at least "
+                "D + 1 examples, remove constant or repeated features, or set l2 > 0"
+            )
+        gain = 1.0 / s
+    else:
+        with np.errstate(over="ignore"):       # an infinite penalty gives w = 0, its limit
+            penalty = np.ldexp(n * float(l2), -2 * int(col_exp[0]))       # N lambda, scaled
+        gain = np.zeros_like(s)
+        np.divide(s, s * s + penalty, out=gain, where=s > 0)              # s / (s^2 + N lambda)
+    ws = Vt.T @ (gain * (U.T @ yc))                                       # the weights, scaled
+    try:
+        with np.errstate(over="raise"):
+            w = np.ldexp(ws, y_exp - col_exp)
+            b = float(np.ldexp(y_bar - x_bar @ ws, y_exp))                # b = y_bar - x_bar^T w
+    except FloatingPointError:
+        raise ValueError(f"{where}: the weights or the bias overflow float64") from None
+    return w, b
 
 
 def mae(y_pred, y_true):
@@ -362,7 +430,10 @@ def cross_entropy(logits, labels):
     Derived in chapter 3, equation :eq:`eq-ce-cross-entropy`, with the softmax
     of :eq:`eq-softmax`. The log-probabilities come from
     :func:`~dlmath.activations.log_softmax`, which subtracts the row maximum first
-    (:eq:`eq-logsumexp`), so logits of :math:`\pm 10^4` give a finite loss.
+    (:eq:`eq-logsumexp`), so logits of :math:`\pm 10^4` give a finite loss, and
+    takes ``log1p`` of the other terms, so a confident correct prediction keeps
+    its small loss to full relative accuracy. A loss of zero is returned as
+    ``0.0``, never ``-0.0``.
 
     Parameters
     ----------
@@ -379,7 +450,7 @@ def cross_entropy(logits, labels):
     logits, labels = _logits_and_labels(logits, labels, "cross_entropy")
     log_probs = log_softmax(logits, axis=1)
     picked = log_probs[np.arange(logits.shape[0]), labels]
-    return float(-np.mean(picked))
+    return float(-np.mean(picked)) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def cross_entropy_grad(logits, labels):

@@ -169,3 +169,63 @@ def test_numerical_gradient_restores_x_when_f_raises():
     with pytest.raises(RuntimeError):
         dlmath.numerical_gradient(explode, x)
     np.testing.assert_array_equal(x, [1.0, 2.0])
+
+
+# ------------------------------------------------- issue 10: softmax edge cases
+
+
+@pytest.mark.parametrize(
+    "dtype, gap, rel",
+    [(np.float64, 20.0, 1e-15), (np.float64, 40.0, 1e-15), (np.float64, 100.0, 1e-15),
+     (np.float64, 700.0, 1e-15), (np.float32, 10.0, 2.5e-7), (np.float32, 30.0, 2.5e-7)],
+)
+def test_log_softmax_keeps_relative_accuracy_in_the_dominant_entry(dtype, gap, rel):
+    # log softmax([0, gap])[1] = -log(1 + e^-gap): log of a sum near 1 would round it to 0.
+    out = dlmath.log_softmax(np.array([0.0, gap], dtype=dtype))
+    assert out.dtype == dtype
+    exact = -math.log1p(math.exp(-gap))
+    assert float(out[1]) == pytest.approx(exact, rel=rel, abs=0)
+    assert float(out[0]) == pytest.approx(-gap + exact, rel=rel, abs=0)
+
+
+def test_log_softmax_of_tied_maxima_leaves_out_only_one():
+    out = dlmath.log_softmax(np.array([[100.0, 100.0, 0.0], [5.0, -30.0, 5.0]]))
+    expected_top = [-math.log(2.0 + math.exp(-100.0)), -math.log(2.0 + math.exp(-35.0))]
+    np.testing.assert_allclose(out[:, 0], expected_top, rtol=1e-15)
+    np.testing.assert_allclose(out[1, 2], expected_top[1], rtol=1e-15)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("scale", [1.0, 30.0, 1e4])
+def test_softmax_is_exp_of_log_softmax(axis, scale):
+    z = scale * np.random.default_rng(5).normal(size=(6, 7))
+    np.testing.assert_allclose(dlmath.softmax(z, axis=axis), np.exp(dlmath.log_softmax(z, axis=axis)),
+                               rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("shape, axis", [((0,), -1), ((2, 0), -1), ((2, 0), 1), ((0, 3), 0), ((3, 0, 2), 1)])
+@pytest.mark.parametrize("f", [dlmath.softmax, dlmath.log_softmax])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_over_an_empty_axis_is_empty(f, shape, axis, dtype):
+    out = f(np.zeros(shape, dtype=dtype), axis=axis)
+    assert out.shape == shape and out.dtype == dtype
+
+
+def test_softmax_of_an_empty_batch_keeps_its_shape():
+    assert dlmath.softmax(np.zeros((0, 3)), axis=-1).shape == (0, 3)
+    assert dlmath.log_softmax(np.zeros((0, 3)), axis=-1).shape == (0, 3)
+
+
+def test_softmax_jacobian_of_no_classes_is_the_empty_matrix():
+    jac = dlmath.softmax_jacobian(np.zeros(0))
+    assert jac.shape == (0, 0) and jac.dtype == np.float64
+
+
+@pytest.mark.parametrize("f", [dlmath.softmax, dlmath.log_softmax])
+def test_softmax_bad_axis(f):
+    with pytest.raises(ValueError, match=r"axis 2 is out of range for z of shape \(3, 0\)"):
+        f(np.zeros((3, 0)), axis=2)
+    with pytest.raises(ValueError, match=r"axis -3 is out of range"):
+        f(np.zeros((3, 4)), axis=-3)
+    with pytest.raises(TypeError, match="axis must be an int"):
+        f(np.zeros((3, 4)), axis=1.0)

@@ -449,3 +449,55 @@ def test_multi_head_attention_is_attention_per_head():
 def test_head_reshapes_reject_bad_input(fn, args, error, match):
     with pytest.raises(error, match=match):
         fn(*args)
+
+
+# ------------------------------------------------- issue 10: non-finite input
+
+
+@pytest.mark.parametrize("fn", [attention_forward, attention_naive])
+@pytest.mark.parametrize("which", [0, 1, 2])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_input_is_a_clear_error(fn, which, bad):
+    # Before: "invalid value encountered in subtract" and nan, or a silent inf/nan output.
+    rng = np.random.default_rng(13)
+    inputs = [rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 2))]
+    inputs[which][1, 2, 0] = bad
+    name = "qkv"[which]
+    with pytest.raises(ValueError, match=f"{name} contains inf or nan"):
+        fn(*inputs)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e200), (np.float32, 1e25)])
+@pytest.mark.parametrize("masked", [False, True])
+def test_naive_overflowing_scores_raise_like_the_fast_version(dtype, big, masked):
+    # Before: attention_naive emitted "overflow encountered in dot".
+    rng = np.random.default_rng(14)
+    q = (big * rng.standard_normal((2, 3))).astype(dtype)
+    mask = causal_mask(2) if masked else None
+    for fn in (attention_forward, attention_naive):
+        with pytest.raises(ValueError, match=f"overflow {np.dtype(dtype).name}"):
+            fn(q, q, np.ones((2, 1), dtype=dtype), mask)
+
+
+def test_overflowing_output_is_a_clear_error(monkeypatch):
+    # A V can exceed the largest float only by rounding when |v| is near it; weights a
+    # little above 1 stand in for that rounding here.
+    import dlmath.attention as attention
+
+    monkeypatch.setattr(attention, "_masked_softmax", lambda scores, mask: np.full(scores.shape, 0.75))
+    v = np.full((2, 1), np.finfo(np.float64).max)
+    with pytest.raises(ValueError, match="the output A V overflow float64"):
+        attention.attention_forward(np.ones((1, 2)), np.ones((2, 2)), v)
+
+
+@pytest.mark.parametrize("fn", [attention_forward, attention_naive])
+def test_overflow_of_a_masked_score_does_no_harm(fn):
+    # Key 1 would overflow query 0's score, but the causal mask hides it from query 0.
+    q = np.array([[1e10, 0.0], [0.0, 0.0]])   # query 1 is zero: its scores are 0 and 0
+    k = np.array([[1.0, 0.0], [1e308, 0.0]])
+    v = np.array([[2.0], [3.0]])
+    out, weights = fn(q, k, v, causal_mask(2))
+    if isinstance(weights, dict):              # attention_forward returns the cache
+        weights = weights["weights"]
+    np.testing.assert_array_equal(weights, [[1.0, 0.0], [0.5, 0.5]])
+    np.testing.assert_array_equal(out, [[2.0], [2.5]])

@@ -689,3 +689,136 @@ def test_normal_equations_non_numeric_input_is_a_type_error():
 def test_certain_correct_prediction_costs_positive_zero():
     loss = binary_cross_entropy([1.0, 0.0], [1.0, 0.0])
     assert loss == 0.0 and math.copysign(1.0, loss) == 1.0
+
+
+# ------------------------------------------------- issue 10: edge cases
+
+
+@pytest.mark.parametrize(
+    "dtype, gap, rel", [(np.float32, 10.0, 2.5e-7), (np.float32, 15.0, 2.5e-7), (np.float64, 40.0, 1e-15)]
+)
+def test_cross_entropy_of_a_confident_correct_prediction_is_accurate(dtype, gap, rel):
+    # -log softmax([gap, 0])[0] = log(1 + e^-gap), a small number that log(sum) rounds badly.
+    loss = cross_entropy(np.array([[gap, 0.0]], dtype=dtype), [0])
+    assert loss == pytest.approx(math.log1p(math.exp(-gap)), rel=rel, abs=0)
+
+
+def test_cross_entropy_grad_is_consistent_with_the_loss_at_wide_logits():
+    rng = np.random.default_rng(31)
+    logits = 15.0 * rng.normal(size=(5, 4))
+    labels = np.argmax(logits, axis=1)              # confident, mostly correct predictions
+    labels[0] = (labels[0] + 1) % 4                 # and one confident wrong one
+    num = numerical_gradient(lambda z: cross_entropy(z, labels), logits)
+    grad = cross_entropy_grad(logits, labels)
+    assert np.max(np.abs(num - grad)) < 1e-8
+    np.testing.assert_allclose(grad, (softmax(logits, axis=1) - one_hot(labels, 4)) / 5, rtol=0, atol=1e-17)
+
+
+@pytest.mark.parametrize("logits", [[[0.0, -1000.0]], [[1e4, 0.0], [1e4, -5.0]]])
+def test_cross_entropy_of_a_certain_correct_prediction_is_positive_zero(logits):
+    loss = cross_entropy(logits, [0] * len(logits))
+    assert loss == 0.0 and math.copysign(1.0, loss) == 1.0
+
+
+def _offset_data(offset, seed=41, n=50):
+    """x = offset + t with t on a grid of quarters (so that x - offset = t exactly)."""
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 41, size=n) / 4.0
+    y = 2.5 * t - 1.0 + 0.3 * rng.normal(size=n)
+    return t, offset + t, y
+
+
+def _ridge_reference(T, y, lam):
+    """Ridge by the centred normal equations, for well-scaled, centred-friendly T."""
+    Tc, yc = T - T.mean(axis=0), y - y.mean()
+    w = np.linalg.solve(Tc.T @ Tc + len(y) * lam * np.eye(T.shape[1]), Tc.T @ yc)
+    return w, y.mean() - T.mean(axis=0) @ w
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4, 1e7, 1e8, 1e10])
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_normal_equations_are_exact_for_offset_features(offset, l2):
+    # Timestamps: a huge offset and a small spread. The slope does not depend on the offset;
+    # the uncentred A^T A of the old code was 0.8% off at 1e7 and "singular" from 1e8.
+    t, x, y = _offset_data(offset)
+    w_ref, b_ref = _ridge_reference(t[:, None], y, l2)
+    w, b = linear_regression_normal_equations(x[:, None], y, l2=l2)
+    assert w[0] == pytest.approx(w_ref[0], rel=1e-11)
+    assert b == pytest.approx(b_ref - w_ref[0] * offset, rel=1e-11, abs=1e-11)
+
+
+def test_normal_equations_with_several_offset_features():
+    rng = np.random.default_rng(42)
+    T = rng.integers(-40, 41, size=(60, 3)) / 4.0
+    offsets = np.array([1.6e9, -3e7, 0.0])           # two timestamp-like columns, one plain
+    y = T @ np.array([0.5, -2.0, 1.25]) + 3.0 + 0.1 * rng.normal(size=60)
+    w_ref, b_ref = _ridge_reference(T, y, 0.0)
+    w, b = linear_regression_normal_equations(T + offsets, y)
+    np.testing.assert_allclose(w, w_ref, rtol=1e-9)
+    assert b == pytest.approx(b_ref - offsets @ w_ref, rel=1e-8)
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-8, 1.0, 1e8, 1e200])
+def test_normal_equations_do_not_depend_on_the_units(scale):
+    # X in other units (x * scale) gives w / scale and the same b, even where X^T X would
+    # underflow or overflow.
+    rng = np.random.default_rng(43)
+    T = rng.normal(size=(30, 2))
+    y = T @ np.array([3.0, -1.0]) + 1.0 + 0.1 * rng.normal(size=30)
+    w_ref, b_ref = _ridge_reference(T, y, 0.0)
+    w, b = linear_regression_normal_equations(T * scale, y)
+    np.testing.assert_allclose(w * scale, w_ref, rtol=1e-12)
+    assert b == pytest.approx(b_ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-100, 1e-5, 1.0, 1e5, 1e100])
+def test_ridge_normal_equations_in_other_units(scale):
+    # lambda ||w||^2 with X = T * scale is ridge on T with lambda / scale^2.
+    rng = np.random.default_rng(44)
+    T = rng.normal(size=(20, 3))
+    y = rng.normal(size=20)
+    w_ref, b_ref = _ridge_reference(T, y, 0.3)
+    w, b = linear_regression_normal_equations(T * scale, y, l2=0.3 * scale**2)
+    np.testing.assert_allclose(w * scale, w_ref, rtol=1e-12)
+    assert b == pytest.approx(b_ref, rel=1e-12)
+
+
+def test_normal_equations_with_huge_targets_are_finite():
+    t, x, _ = _offset_data(0.0)
+    w, b = linear_regression_normal_equations(x[:, None], 1e300 * (2.0 * t + 1.0))
+    assert w[0] == pytest.approx(2e300, rel=1e-12) and b == pytest.approx(1e300, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        np.c_[np.arange(10.0), 2.0 * np.arange(10.0)],                    # duplicated feature
+        np.c_[np.arange(10.0), np.arange(10.0) + 1e8],                    # the same, offset
+        np.c_[np.arange(10.0), np.full(10, 0.1)],                         # constant feature
+        np.c_[np.arange(10.0), np.full(10, 0.3)],                         # its mean is rounded
+        np.zeros((2, 2)) + [[0.0, 1.0], [1.0, 0.0]],                      # N < D + 1
+    ],
+)
+def test_rank_deficient_design_gets_a_clear_error(X):
+    with pytest.raises(ValueError, match="linearly dependent") as info:
+        linear_regression_normal_equations(X, np.arange(len(X), dtype=float))
+    assert not isinstance(info.value, np.linalg.LinAlgError)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["X", "y"])
+def test_normal_equations_reject_non_finite_input(bad, where):
+    X, y = np.c_[np.arange(5.0)], np.arange(5.0) ** 2
+    if where == "X":
+        X[2, 0] = bad
+    else:
+        y[2] = bad
+    with pytest.raises(ValueError, match=f"{where} contains inf or nan") as info:
+        linear_regression_normal_equations(X, y)
+    assert not isinstance(info.value, np.linalg.LinAlgError)
+
+
+def test_normal_equations_overflowing_weights_are_a_clear_error():
+    t, x, _ = _offset_data(0.0)
+    with pytest.raises(ValueError, match="overflow float64"):
+        linear_regression_normal_equations(1e-300 * x[:, None], 1e300 * t)
