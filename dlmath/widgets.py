@@ -1,16 +1,21 @@
 r"""Sliders that work in a live notebook and in the built HTML book.
 
 :func:`slider` turns a drawing function and a few parameter ranges into one
-object. Displayed in Jupyter, it is a live ipywidgets control that redraws the
-*same* matplotlib figure (only the artists change) and sends the picture to an
-``ipywidgets.Image``. Displayed in the built book, where there is no kernel, the
-same object shows its ``text/html`` form: every combination of the parameter
-values pre-rendered as a small PNG frame, and an ``<input type="range">`` per
-parameter with a few lines of inline JavaScript that swap the frame. Nothing is
-loaded from the network in either place.
+object. When it is displayed, every combination of the parameter values is
+drawn once, by ``update`` in the kernel (only the artists that change are
+redrawn: blitting), as a small PNG frame. In Jupyter the object is a live
+ipywidgets control: moving a slider sends the frame for the new values to an
+``ipywidgets.Image``, so the picture follows the hand at once. In the built
+book, where there is no kernel, the same object shows its ``text/html`` form:
+the frames, and one ``<input type="range">`` per parameter added by a few lines
+of inline JavaScript that swap them. Nothing is loaded from the network in
+either place. Re-run the cell after changing the code: the frames are drawn
+again.
 
 The book selects the ``text/html`` part with ``nb_mime_priority_overrides`` in
-``_config.yml``; JupyterLab prefers the widget.
+``_config.yml``; JupyterLab prefers the widget. Stored notebook outputs keep
+only the ``text/html`` part (``scripts/execute_notebooks.py``): without a
+kernel a widget would look live and do nothing.
 
 Example
 -------
@@ -123,14 +128,28 @@ class Slider:
         self._background = None  # (dpi, saved pixels) of the figure without the artists
         self._widget = None
         self._html = None
+        self._frames = {}  # parameter indices -> static PNG frame, shared by the book and the live widget
 
     def values(self):
         """The current value of each parameter, as a dict of floats."""
         return {name: float(vals[self.index[name]]) for name, vals in self.params.items()}
 
     def render(self, dpi=LIVE_DPI, **values):
-        """Update the artists for ``values``, draw, and return the PNG bytes (live frames)."""
+        """Update the artists for ``values``, draw, and return full-colour PNG bytes."""
         return _png(self._frame_image(dpi, **values))
+
+    def frame(self, indices):
+        """The PNG frame for one value index per parameter, drawn once and then kept.
+
+        The static HTML and the live widget show the same frames: :meth:`to_html`
+        draws every combination when the cell's output is displayed, so moving a
+        live slider only sends a frame the kernel has already computed.
+        """
+        indices = tuple(int(i) for i in indices)
+        if indices not in self._frames:
+            values = {n: float(v[i]) for (n, v), i in zip(self.params.items(), indices)}
+            self._frames[indices] = _palette_png(self._frame_image(STATIC_DPI, **values))
+        return self._frames[indices]
 
     def _frame_image(self, dpi, **values):
         """Update the artists for ``values``, draw at ``dpi``, return the pixels as a PIL image."""
@@ -156,7 +175,8 @@ class Slider:
         if self._widget is None:
             import ipywidgets as w
 
-            image = w.Image(value=self.render(**self.values()), format="png")
+            start = tuple(self.index[n] for n in self.params)
+            image = w.Image(value=self.frame(start), format="png")
             controls = []
             for name, vals in self.params.items():
                 ctl = w.SelectionSlider(
@@ -170,8 +190,7 @@ class Slider:
                 controls.append(ctl)
 
             def redraw(change, _controls=controls):
-                values = {n: c.value for n, c in zip(self.params, _controls)}
-                image.value = self.render(**values)
+                image.value = self.frame(c.index for c in _controls)
 
             for ctl in controls:
                 ctl.observe(redraw, names="value")
@@ -180,35 +199,42 @@ class Slider:
 
     # -- static: HTML with pre-rendered frames ----------------------------
     def to_html(self):
-        """Self-contained HTML: the pre-rendered frames and a range input per parameter."""
+        """Self-contained HTML: the pre-rendered frames, and a script that adds the sliders.
+
+        Progressive: without its script (a sanitized, untrusted notebook output in
+        JupyterLab, or GitHub's viewer) the HTML is a still picture of the initial
+        frame with a note that says which values it shows and to run the cell. The
+        script (which runs in the built book and in trusted notebooks) adds one
+        ``<input type="range">`` per parameter, swaps the frames, and removes the note.
+        """
         if self._html is None:
             names = list(self.params)
-            frames = []
-            for combo in itertools.product(*(self.params[n] for n in names)):
-                image = self._frame_image(STATIC_DPI, **dict(zip(names, map(float, combo))))
-                frames.append("data:image/png;base64," + base64.b64encode(_palette_png(image)).decode())
+            frames = [
+                "data:image/png;base64," + base64.b64encode(self.frame(combo)).decode()
+                for combo in itertools.product(*(range(self.params[n].size) for n in names))
+            ]
             self._update(**self.values())  # leave the figure at the initial values
             start = np.ravel_multi_index(
                 tuple(self.index[n] for n in names), tuple(self.params[n].size for n in names)
             )
-            rows = []
-            for n in names:
-                ticks = json.dumps([_fmt(v) for v in self.params[n]])
-                rows.append(
-                    f'<label style="display:block;font-family:sans-serif;font-size:0.9em">'
-                    f'{html.escape(self.labels[n])} '
-                    f'<input type="range" class="dlmath-slider-input" data-name="{html.escape(n)}" '
-                    f'min="0" max="{self.params[n].size - 1}" step="1" value="{self.index[n]}" '
-                    f'style="width:55%;vertical-align:middle" aria-label="{html.escape(self.labels[n])}"> '
-                    f"<output>{_fmt(self.params[n][self.index[n]])}</output>"
-                    f'<script type="application/json" class="dlmath-ticks">{ticks}</script></label>'
-                )
+            data = {
+                "params": [
+                    {"name": n, "label": self.labels[n], "index": self.index[n],
+                     "ticks": [_fmt(v) for v in self.params[n]]}
+                    for n in names
+                ],
+                "frames": frames,
+            }
+            shown = ", ".join(f"{self.labels[n]} = {_fmt(self.params[n][self.index[n]])}" for n in names)
             self._html = (
                 '<div class="dlmath-slider">'
-                + "".join(rows)
-                + f'<img class="dlmath-slider-frame" src="{frames[start]}" '
+                f'<img class="dlmath-slider-frame" src="{frames[start]}" '
                 f'alt="{html.escape(self._alt())}" style="max-width:100%">'
-                + f'<script type="application/json" class="dlmath-frames">{json.dumps(frames)}</script>'
+                '<p class="dlmath-slider-note" style="font-family:sans-serif;font-size:0.85em">'
+                f"A still picture at {html.escape(shown)}. Run this cell to move the sliders.</p>"
+                '<script type="application/json" class="dlmath-slider-data">'
+                + json.dumps(data).replace("</", "<\\/")
+                + "</script>"
                 + f"<script>{_PLAYER_JS}</script></div>"
             )
         return self._html
@@ -236,18 +262,31 @@ class Slider:
 
 
 # The static player: finds its own <div> from the running <script>, so any
-# number of sliders can share a page. Frames are in row-major order over the
-# parameters, as itertools.product yields them.
+# number of sliders can share a page; builds one labelled range input per
+# parameter above the picture and removes the still-picture note. Frames are in
+# row-major order over the parameters, as itertools.product yields them.
 _PLAYER_JS = """(function(){
 var root=document.currentScript.parentNode;
-var frames=JSON.parse(root.querySelector('.dlmath-frames').textContent);
+var data=JSON.parse(root.querySelector('.dlmath-slider-data').textContent);
 var img=root.querySelector('.dlmath-slider-frame');
-var inputs=root.querySelectorAll('.dlmath-slider-input');
-function show(){var k=0;for(var i=0;i<inputs.length;i++){k=k*(+inputs[i].max+1)+(+inputs[i].value);
-var ticks=JSON.parse(inputs[i].parentNode.querySelector('.dlmath-ticks').textContent);
-inputs[i].parentNode.querySelector('output').textContent=ticks[+inputs[i].value];}
-img.src=frames[k];}
-for(var i=0;i<inputs.length;i++){inputs[i].addEventListener('input',show);}
+var note=root.querySelector('.dlmath-slider-note');if(note){note.remove();}
+var inputs=[],outputs=[];
+data.params.forEach(function(p){
+var label=document.createElement('label');
+label.style.cssText='display:block;font-family:sans-serif;font-size:0.9em';
+label.appendChild(document.createTextNode(p.label+' '));
+var input=document.createElement('input');
+input.type='range';input.className='dlmath-slider-input';input.min=0;input.max=p.ticks.length-1;
+input.step=1;input.value=p.index;input.style.cssText='width:55%;vertical-align:middle';
+input.setAttribute('aria-label',p.label);input.dataset.name=p.name;
+var out=document.createElement('output');out.textContent=p.ticks[p.index];
+label.appendChild(input);label.appendChild(document.createTextNode(' '));label.appendChild(out);
+root.insertBefore(label,img);inputs.push(input);outputs.push(out);
+input.addEventListener('input',show);});
+function show(){var k=0;for(var i=0;i<inputs.length;i++){
+k=k*data.params[i].ticks.length+(+inputs[i].value);
+outputs[i].textContent=data.params[i].ticks[+inputs[i].value];}
+img.src=data.frames[k];}
 })();"""
 
 

@@ -4,14 +4,14 @@
     python scripts/execute_notebooks.py notebooks/01_sigmoid.ipynb
 
 This is how the stored outputs are made (nbval compares them with a fresh run).
-Per-cell timing metadata is not recorded, and the random ids of the live
-sliders' widget models are renamed in a fixed order, so re-running an
-unchanged notebook leaves git with nothing to commit. Prints each notebook's
-execution time.
+Per-cell timing metadata is not recorded. A live slider's widget view and the
+widget state are not stored: without a kernel they would show a slider that
+looks live and does nothing. The stored output of a slider is its static HTML
+(a still picture that says to run the cell, or, in a trusted notebook, the
+pre-rendered frames with working sliders). Re-running an unchanged notebook
+leaves git with nothing to commit. Prints each notebook's execution time.
 """
-import json
 import pathlib
-import re
 import sys
 import time
 
@@ -19,6 +19,7 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def execute(path):
@@ -28,44 +29,24 @@ def execute(path):
         timeout=120,
         kernel_name="python3",
         record_timing=False,
+        store_widget_state=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
-    nbformat.write(_stable_widget_ids(nb), path)
+    nbformat.write(without_live_widgets(nb), path)
     return elapsed
 
 
-def _stable_widget_ids(nb):
-    """Rename widget model ids (random uuids) to ids numbered in a fixed order.
-
-    The order: each widget view in the outputs, cell by cell, then, breadth
-    first, the models its saved state refers to (``IPY_MODEL_<id>``).
-    """
-    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
-    if not state:
-        return nb
-    order = []
+def without_live_widgets(nb):
+    """Drop widget views from the outputs and the widget state from the metadata."""
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:
+        cell.metadata.pop("execution", None)
         for out in cell.get("outputs", []):
-            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
-            if view and view.get("model_id") in state:
-                order.append(view["model_id"])
-    queue = list(order)
-    while queue:
-        model = queue.pop(0)
-        for ref in re.findall(r"IPY_MODEL_([0-9a-f]{32})", json.dumps(state[model], sort_keys=True)):
-            if ref in state and ref not in order:
-                order.append(ref)
-                queue.append(ref)
-    order += [m for m in sorted(state) if m not in order]
-    text = json.dumps(nb)
-    for i, model in enumerate(order):
-        text = text.replace(model, f"{i + 1:032x}")
-    return nbformat.reads(text, as_version=4)
+            out.get("data", {}).pop(WIDGET_VIEW, None)
+    return nb
 
 
 def main(argv):

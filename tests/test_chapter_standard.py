@@ -223,6 +223,7 @@ def test_numerical_check_asserts_below_1e_7(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_explore_has_a_slider_with_static_fallback(path):
+    """A dlmath slider's stored output is its static form (the live widget needs a kernel)."""
     cells = sections(load(path))["Explore"]
     bundles = [
         out.get("data", {})
@@ -230,8 +231,8 @@ def test_explore_has_a_slider_with_static_fallback(path):
         if c["cell_type"] == "code"
         for out in c["outputs"]
     ]
-    sliders = [b for b in bundles if "application/vnd.jupyter.widget-view+json" in b]
-    assert sliders, "no live slider in Explore"
+    sliders = [b for b in bundles if "".join(b.get("text/plain", "")).startswith("<dlmath slider")]
+    assert sliders, "no dlmath slider in Explore"
     assert all('class="dlmath-slider"' in "".join(b["text/html"]) for b in sliders)
 
 
@@ -253,3 +254,14 @@ def test_summary_cites_the_bibliography(path):
     bib = (ROOT / "references.bib").read_text(encoding="utf-8")
     for key in ",".join(keys).split(","):
         assert re.search(rf"@\w+\{{{re.escape(key.strip())},", bib), key
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_live_widget_is_stored(path):
+    """Without a kernel a stored widget looks live and does nothing (scripts/execute_notebooks.py)."""
+    nb = load(path)
+    assert "widgets" not in nb["metadata"], "widget state stored: re-execute with make notebooks"
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {}), source(cell)[:80]
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"

@@ -25,9 +25,13 @@ def line_figure(fig):
     return update
 
 
-def frames_of(html):
-    blob = re.search(r'<script type="application/json" class="dlmath-frames">(.*?)</script>', html).group(1)
+def data_of(html):
+    blob = re.search(r'<script type="application/json" class="dlmath-slider-data">(.*?)</script>', html).group(1)
     return json.loads(blob)
+
+
+def frames_of(html):
+    return data_of(html)["frames"]
 
 
 def test_static_html_has_one_frame_per_combination_and_a_range_per_parameter():
@@ -36,8 +40,8 @@ def test_static_html_has_one_frame_per_combination_and_a_range_per_parameter():
     frames = frames_of(html)
     assert len(frames) == 6
     assert len(set(frames)) == 6  # every frame differs
-    assert html.count('type="range"') == 2
-    assert 'max="2"' in html and 'max="1"' in html
+    params = data_of(html)["params"]
+    assert [(p["name"], len(p["ticks"])) for p in params] == [("a", 3), ("b", 2)]
     assert "http" not in html  # nothing from the network
     for frame in frames:
         assert base64.b64decode(frame.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -57,7 +61,25 @@ def test_initial_value_and_starting_frame():
     frames = frames_of(html)
     img_src = re.search(r'<img class="dlmath-slider-frame" src="([^"]+)"', html).group(1)
     assert img_src == frames[2]
-    assert 'value="2"' in html
+    assert data_of(html)["params"][0]["index"] == 2
+
+
+def test_without_its_script_the_html_is_a_still_picture_that_says_so():
+    # JupyterLab strips scripts from untrusted output: no dead controls may remain.
+    s = widgets.slider(line_figure, labels={"a": "slope a"}, a=[-1.0, 0.0, 1.0], b=[0.0, 2.0])
+    html = s.to_html()
+    without_scripts = re.sub(r"<script.*?</script>", "", html, flags=re.S)
+    assert "<input" not in without_scripts
+    assert '<img class="dlmath-slider-frame"' in without_scripts
+    note = re.search(r'<p class="dlmath-slider-note"[^>]*>(.*?)</p>', without_scripts).group(1)
+    assert "slope a = 0" in note and "b = 2" in note and "Run this cell" in note
+
+
+def test_labels_cannot_close_the_data_script():
+    s = widgets.slider(line_figure, labels={"a": "</script><b>a"}, a=[0.0, 1.0])
+    html = s.to_html()
+    assert html.count("</script>") == 2
+    assert data_of(html)["params"][0]["label"] == "</script><b>a"
 
 
 def test_blitted_render_equals_a_full_redraw():
@@ -96,6 +118,29 @@ def test_live_widget_redraws_when_the_slider_moves():
     assert image.value != before
     control.value = 0.0
     assert image.value == before
+
+
+def test_live_widget_shows_the_static_frames_each_drawn_once():
+    calls = []
+
+    def counting_figure(fig):
+        update = line_figure(fig)
+
+        def counted(a, b=0.0):
+            calls.append((a, b))
+            return update(a, b)
+
+        return counted
+
+    s = widgets.slider(counting_figure, a=[-1.0, 0.0, 1.0], b=[0.0, 2.0])
+    frames = frames_of(s.to_html())
+    drawn = len(calls)
+    control_a, control_b, image = s.widget().children
+    for a_value, b_value in [(-1.0, 2.0), (1.0, 0.0), (-1.0, 2.0)]:
+        control_a.value, control_b.value = a_value, b_value
+        k = [-1.0, 0.0, 1.0].index(a_value) * 2 + [0.0, 2.0].index(b_value)
+        assert "data:image/png;base64," + base64.b64encode(image.value).decode() == frames[k]
+    assert len(calls) == drawn  # every frame came from the cache
 
 
 def test_redraw_is_fast():
