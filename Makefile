@@ -24,14 +24,16 @@ book: setup
 	@echo
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 
-# Every test: dlmath's unit tests, nbval (strict) over every notebook, the book
-# build with -W, and the browser test of the built site. Warnings are errors.
+# Every test: dlmath's unit tests, strict nbval over every notebook here and
+# once more as on another machine (another BLAS kernel, one thread), the book
+# build with -W, and real-browser tests of the built site and of JupyterLab.
+# Warnings are errors.
 test: setup browser-deps
 	$(PY) -m pytest -n 2 --dist loadfile --nbval --nbval-sanitize-with tests/sanitize.cfg
 
-# Only dlmath's unit tests (seconds).
+# Only dlmath's unit tests and the static chapter checks (seconds).
 unit: setup
-	$(PY) -m pytest tests -m "not book and not browser"
+	$(PY) -m pytest tests -m "not book and not browser and not notebooks"
 
 # Re-execute the notebooks in place (after changing a chapter or dlmath).
 notebooks: setup
@@ -40,8 +42,10 @@ notebooks: setup
 bench: setup
 	$(PY) benchmarks/run_all.py
 
+# JupyterLab on the chapters: the project's kernel, trusted chapters, offline
+# settings, --allow-root for root (scripts/lab.py).
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) scripts/lab.py
 
 # Debian's chromium for the browser test; installed when missing and we are root.
 browser-deps:

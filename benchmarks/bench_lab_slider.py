@@ -1,0 +1,56 @@
+"""Benchmark: live sliders in a real JupyterLab, from the key press to the new picture on screen.
+
+Run as ``.venv/bin/python benchmarks/bench_lab_slider.py [NN_name ...]``. Starts
+JupyterLab the way ``make lab`` does (``tests/lab_session.py``: its own folders,
+a free port on 127.0.0.1, Debian's chromium), opens each chapter with
+JupyterLab's default cell windowing, runs all its cells, and for every live
+slider presses the arrow keys on each of its handles (right, then left, back
+and forth) REPEATS times, timing each move in the page: from the keydown event
+to the first animation frame after the slider's new picture has been decoded.
+The goals: every slider's median under 50 ms, and the median over all sliders
+under 30 ms. Prints a table and PASS/FAIL; exit 1 on FAIL. Run it on a quiet
+machine: another process on the same cores slows the kernel and the browser.
+"""
+import pathlib
+import statistics
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+from lab_session import (  # noqa: E402
+    chromium, lab_server, live_slider_cells, open_notebook, run_all, show_cell, slider_handles, slider_latency_ms)
+
+REPEATS = 20
+SLIDER_GOAL_MS = 50.0
+OVERALL_GOAL_MS = 30.0
+
+
+def main(argv):
+    names = argv or sorted(p.stem for p in (HERE.parent / "notebooks").glob("*.ipynb"))
+    medians = []
+    print(f"{'chapter':22s} {'cell':>6s} {'handle':>6s} {'median ms':>10s} {'max ms':>8s}")
+    with lab_server(windowing="full") as (base, _), chromium() as browser:
+        for name in names:
+            page, _ = open_notebook(browser, base, f"{name}.ipynb", all_cells=False)
+            run_all(page)
+            for i in live_slider_cells(page):
+                show_cell(page, i)
+                for h in range(slider_handles(page, i)):
+                    times = []
+                    for k in range(REPEATS):
+                        key = "ArrowRight" if (k // 3) % 2 == 0 else "ArrowLeft"
+                        times.append(slider_latency_ms(page, i, key, handle=h))
+                    m = statistics.median(times)
+                    medians.append(m)
+                    print(f"{name:22s} {i:6d} {h:6d} {m:10.1f} {max(times):8.1f}", flush=True)
+            page.close()
+    overall = statistics.median(medians)
+    worst = max(medians)
+    ok = worst < SLIDER_GOAL_MS and overall < OVERALL_GOAL_MS
+    print(f"median over {len(medians)} slider handles {overall:.1f} ms (goal < {OVERALL_GOAL_MS:.0f}); "
+          f"slowest median {worst:.1f} ms (goal < {SLIDER_GOAL_MS:.0f}): {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
