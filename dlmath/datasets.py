@@ -105,7 +105,7 @@ def spirals(n_per_class, n_classes, noise, rng):
     return _shuffled(np.vstack(arms), np.concatenate(labels), rng)
 
 
-#: The size of the digits' test split: 360 of the 1,797 images (about 20%).
+#: How many of the 1,797 digits go to the test split (about 20%).
 DIGITS_TEST_SIZE = 360
 
 
@@ -144,15 +144,9 @@ def load_digits(split="train", seed=0):
         raise ValueError(f'load_digits: split must be "train" or "test", got {split!r}')
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"load_digits: seed must be an int, got {seed!r}")
-    try:
-        from sklearn.datasets import load_digits as sklearn_digits
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "load_digits needs scikit-learn, which ships the digits: pip install 'dlmath[data]'"
-        ) from None
-    bunch = sklearn_digits()
-    images = np.asarray(bunch.images, dtype=np.float64) / 16.0
-    labels = np.asarray(bunch.target, dtype=np.int64)
+    table = _read_digits_table()
+    images = table[:, :64].reshape(-1, 8, 8) / 16.0
+    labels = table[:, 64].astype(np.int64)
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(labels, return_counts=True)
     share = DIGITS_TEST_SIZE * counts / labels.size
@@ -168,6 +162,32 @@ def load_digits(split="train", seed=0):
     chosen = np.concatenate(test_idx if split == "test" else train_idx)
     chosen = chosen[rng.permutation(chosen.size)]
     return images[chosen][:, None, :, :], labels[chosen]
+
+
+def _read_digits_table():
+    """The (1797, 65) table of scikit-learn's digits: 64 grey levels 0..16, then the label.
+
+    Read straight from the file scikit-learn installs (``sklearn/datasets/data/
+    digits.csv.gz``, the file its own ``load_digits`` reads), without importing
+    scikit-learn, which would import SciPy and cost a second; if the file is
+    not where it has always been, scikit-learn's ``load_digits`` is used.
+    """
+    import importlib.util
+    import pathlib
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise ImportError(
+            "load_digits needs scikit-learn, which ships the digits: pip install 'dlmath[data]'"
+        )
+    for folder in spec.submodule_search_locations or ():
+        path = pathlib.Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return np.loadtxt(path, delimiter=",", dtype=np.float64)
+    from sklearn.datasets import load_digits as sklearn_digits  # pragma: no cover
+
+    bunch = sklearn_digits()  # pragma: no cover
+    return np.column_stack([bunch.data, bunch.target]).astype(np.float64)  # pragma: no cover
 
 
 def _check_noise(noise, where):

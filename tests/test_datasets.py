@@ -76,3 +76,10 @@ def test_bad_seed_is_a_type_error(seed):
 def test_importing_dlmath_does_not_import_scikit_learn():
     code = "import sys, dlmath, dlmath.datasets; assert 'sklearn' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_loading_the_digits_does_not_import_scikit_learn_or_scipy():
+    # scikit-learn's own load_digits imports SciPy: a second of a chapter's budget.
+    code = ("import sys; from dlmath.datasets import load_digits; load_digits('test');"
+            "assert 'sklearn' not in sys.modules and 'scipy' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
