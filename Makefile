@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-BOOK_FLAGS := -W -n --keep-going
 
 .PHONY: setup book test unit notebooks bench lab browser-deps clean
 
@@ -20,7 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 book: setup
-	$(VENV)/bin/jupyter-book build . $(BOOK_FLAGS)
+	$(PY) scripts/build_book.py
 	@echo
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 
