@@ -15,6 +15,7 @@ import numpy as np
 from ._checks import as_float_array, check_ndim, check_positive_int, check_same_shape
 from .activations import relu, relu_grad, sigmoid, sigmoid_grad, tanh, tanh_grad
 from .losses import cross_entropy, cross_entropy_grad
+from .optim import _gd_update, _paired_arrays
 
 
 # --------------------------------------------------------------------------
@@ -514,6 +515,9 @@ def sgd_step(params, grads, lr):
     .. math:: \theta \leftarrow \theta - \eta\, \frac{\partial L}{\partial \theta}
 
     applied to every array in ``params``. Chapter 5, equation :eq:`eq-bp-sgd`.
+    :func:`dlmath.optim.gd_step` (chapter 6) is the same update with the
+    optimizer interface (a state, ``lr = 0`` allowed); the two share one copy
+    of the checks and the arithmetic.
 
     Parameters
     ----------
@@ -535,17 +539,8 @@ def sgd_step(params, grads, lr):
         or lr <= 0
     ):
         raise ValueError(f"sgd_step: lr must be a finite number > 0, got {lr!r}")
-    if set(params) != set(grads):
-        raise ValueError(
-            f"sgd_step: grads has keys {sorted(grads)}; expected the keys of params {sorted(params)}"
-        )
-    new_params = {}
-    for key, value in params.items():
-        value = as_float_array(value, key)
-        grad = as_float_array(grads[key], f"grads[{key!r}]")
-        check_same_shape(value, grad, f"params[{key!r}]", f"grads[{key!r}]", "sgd_step")
-        new_params[key] = value - lr * grad
-    return new_params
+    # the same checks and arithmetic as dlmath.optim.gd_step (chapter 6), one copy
+    return _gd_update(_paired_arrays(params, grads, "sgd_step"), lr)
 
 
 def _param_keys(n_layers):
