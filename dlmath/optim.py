@@ -351,7 +351,7 @@ def adam_step(
 ):
     r"""One step of Adam (or AdamW): bias-corrected moving averages of the gradient and its square.
 
-    With :math:`\lambda` the weight decay, :math:`g_t \leftarrow g_t + \lambda\theta_t`
+    With :math:`\lambda` the weight decay, :math:`g_t \leftarrow g_t + \lambda\theta_{t-1}`
     first (L2, ``decoupled=False``), then
 
     .. math::
