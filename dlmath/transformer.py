@@ -396,9 +396,12 @@ def positional_shift_matrix(k, d):
     pair :math:`(\sin p\omega_i, \cos p\omega_i)` is a point on a circle, and
     moving :math:`k` positions on turns it by the angle :math:`k\omega_i`, by the
     angle-addition formulas; :math:`R_k` depends on :math:`k` but not on
-    :math:`p`, and it is orthogonal, so :math:`\mathrm{PE}_p \cdot \mathrm{PE}_{p+k}`
-    depends only on :math:`k`. Needs an even :math:`d` (an unpaired last sine
-    has no such map).
+    :math:`p`. It is orthogonal and :math:`R_p R_k = R_{p+k}` (rotations of
+    the same planes add their angles), so :math:`\mathrm{PE}_p = \mathrm{PE}_0 R_p`
+    and :math:`\mathrm{PE}_p \cdot \mathrm{PE}_{p+k} = \mathrm{PE}_0 R_k^\top \mathrm{PE}_0^\top`
+    depends only on :math:`k`. Needs an even :math:`d`: an unpaired last sine
+    :math:`\sin(p\omega)` would need :math:`\cos(p\omega)`, which is not a
+    linear combination of the encoding's columns, so no fixed map exists then.
 
     Parameters
     ----------

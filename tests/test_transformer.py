@@ -288,6 +288,29 @@ def test_dot_products_of_encodings_depend_only_on_the_offset():
     assert np.isclose(np.sum(pe[3] * pe[3]), 8.0)          # d/2 pairs, sin^2 + cos^2 = 1
 
 
+def test_a_reflection_maps_every_position_p_to_c_minus_p():
+    # PE_{c-p} = PE_p F_c, F_c = blockdiag [[-cos c w, sin c w], [sin c w, cos c w]]: the
+    # fixed linear map a head needs to reverse a sequence (chapter 11, "In a network").
+    d, c = 16, 7
+    pe = positional_encoding(c + 1, d)
+    phi = c * 10000.0 ** (-np.arange(0, d, 2) / d)
+    F = np.zeros((d, d))
+    even = np.arange(0, d, 2)
+    F[even, even], F[even, even + 1] = -np.cos(phi), np.sin(phi)
+    F[even + 1, even], F[even + 1, even + 1] = np.sin(phi), np.cos(phi)
+    np.testing.assert_allclose(pe @ F, pe[::-1], atol=1e-12)
+
+
+def test_odd_width_has_no_shift_matrix():
+    # For odd d the unpaired last sine needs a cosine that PE does not contain: the best
+    # least-squares map from PE_p to PE_{p+1} (over 40 positions) misses, for even d it is exact.
+    for d, has_map in ((3, False), (5, False), (6, True), (8, True)):
+        pe = positional_encoding(41, d)
+        R, *_ = np.linalg.lstsq(pe[:-1], pe[1:], rcond=None)
+        miss = np.max(np.abs(pe[:-1] @ R - pe[1:]))
+        assert (miss < 1e-9) == has_map, (d, miss)
+
+
 @pytest.mark.parametrize("call", [
     lambda: positional_encoding(0, 4),
     lambda: positional_encoding(4, 0),
@@ -419,6 +442,21 @@ def test_self_attention_is_permutation_equivariant(block):
     np.testing.assert_allclose(f(x[:, perm]), f(x)[:, perm], rtol=1e-12, atol=1e-13)
     pe = positional_encoding(6, 8)
     assert not np.allclose(f(x[:, perm] + pe), f(x + pe)[:, perm], atol=1e-3)
+
+
+def test_causal_mask_breaks_equivariance_and_moves_with_the_permutation():
+    # With a mask M: MHA_M(P X) = P MHA_{P^T M P}(X), and P^T M P is not causal for P != I.
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((2, 6, 8))
+    params = {k: v for k, v in _params(8, 2, 16, 17).items() if k in MHA_KEYS}
+    mask = causal_mask(6)
+    perm = np.array([2, 0, 5, 1, 4, 3])
+    inverse = np.argsort(perm)
+    moved = mask[np.ix_(inverse, inverse)]                        # P^T M P
+    assert not np.array_equal(moved, mask)
+    f = lambda x_, m: multi_head_attention_forward(x_, params, 2, m)[0]
+    np.testing.assert_allclose(f(x[:, perm], mask), f(x, moved)[:, perm], rtol=1e-12, atol=1e-13)
+    assert not np.allclose(f(x[:, perm], mask), f(x, mask)[:, perm], atol=1e-3)
 
 
 def test_fully_masked_query_gives_zero_attention_output_and_no_nan():
