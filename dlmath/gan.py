@@ -3,8 +3,9 @@ r"""Generative adversarial networks (chapter 13): the two players' losses, from 
 The discriminator :math:`D` outputs a logit :math:`s`, and
 :math:`D = \sigma(s)` is its probability that the input is real. Every loss
 here takes logits and is computed without forming :math:`\sigma(s)` and then
-its logarithm, which would give :math:`\log 0 = -\infty` once :math:`\sigma`
-rounds to 0 or 1 (from :math:`|s| \approx 37` in float64). Instead,
+its logarithm, which would give :math:`\log 0 = -\infty` once :math:`1 - \sigma(s)`
+rounds to 0 (from :math:`s \approx 37` in float64) or :math:`\sigma(s)`
+underflows to 0 (below :math:`s \approx -745`). Instead,
 
 .. math::
     -\log \sigma(s) = \mathrm{BCE}(s, 1),\qquad -\log\bigl(1 - \sigma(s)\bigr) = \mathrm{BCE}(s, 0),
@@ -61,9 +62,11 @@ def discriminator_loss_naive(real_logits, fake_logits):
         \qquad D = \sigma(s)
 
     Chapter 13, :eq:`eq-gan-d-loss`, exactly as written. Correct for moderate
-    logits; once :math:`\sigma(s)` rounds to 0 or 1 (a confident, wrong
-    discriminator, :math:`|s| \gtrsim 37`) a logarithm is of 0 and the loss is
-    ``inf`` with a ``RuntimeWarning``. Use :func:`discriminator_loss`.
+    logits; where the discriminator is confident and wrong, a logarithm is of
+    0 and the loss is ``inf`` with a ``RuntimeWarning``: a fake logit
+    :math:`s^f \gtrsim 37` rounds :math:`1 - \sigma(s^f)` to 0, and a real logit
+    :math:`s^r \lesssim -745` underflows :math:`\sigma(s^r)` to 0. Use
+    :func:`discriminator_loss`.
 
     Parameters
     ----------
@@ -149,7 +152,7 @@ def generator_loss_grad(fake_logits, non_saturating=True):
 
     Chapter 13, :eq:`eq-gan-g-grads`. Where the discriminator rejects a fake
     with confidence (:math:`s^f \ll 0`) the minimax gradient is
-    :math:`\approx e^{s^f}/N_f`, vanishingly small, while the non-saturating
+    :math:`\approx -e^{s^f}/N_f`, vanishingly small, while the non-saturating
     gradient is :math:`\approx -1/N_f`. Both are computed with the stable
     :func:`~dlmath.activations.sigmoid`, to full relative accuracy at any logit.
 

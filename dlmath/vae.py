@@ -44,11 +44,14 @@ def gaussian_kl(mu, logvar):
     :eq:`eq-vae-kl`. Taking the log-variance :math:`\ell` rather than
     :math:`\sigma` avoids :math:`\log \sigma^2`, which is :math:`-\infty` once
     :math:`\sigma^2` underflows to 0: the result is finite for
-    :math:`\ell = \pm 50` (and up to :math:`\ell \approx 709` in float64). It
-    overflows only where the divergence itself exceeds the largest float (a
-    mean or a variance beyond about :math:`10^{154}` or :math:`10^{308}`); it
-    is then ``inf``, without a warning. Every term is :math:`\ge 0`
-    (:math:`e^{\ell} \ge 1 + \ell`), so the result is never negative.
+    :math:`\ell = \pm 50` (and up to :math:`\ell \approx 710.4` in float64).
+    The halves are taken term by term, before the sum (:math:`\tfrac12 e^{\ell}`
+    as :math:`e^{\ell - \log 2}` where :math:`e^{\ell}` alone would overflow),
+    so the result overflows only where the divergence itself exceeds the
+    largest float (a mean beyond about :math:`1.9 \times 10^{154}` or a
+    log-variance beyond about 710.5 in float64); it is then ``inf``, without
+    a warning. Every term is :math:`\ge 0` (:math:`e^{\ell} \ge 1 + \ell`), so
+    the result is never negative.
 
     Parameters
     ----------
@@ -64,8 +67,9 @@ def gaussian_kl(mu, logvar):
     """
     mu, logvar = _mu_logvar(mu, logvar, "gaussian_kl")
     with np.errstate(over="ignore"):  # only where the exact value is beyond the largest float
-        terms = np.expm1(logvar) - logvar + mu * mu   # e^l - 1 - l, accurate near l = 0
-        return 0.5 * np.sum(terms, axis=1)
+        # (e^l - 1 - l) / 2 + mu^2 / 2, halved term by term: expm1 is accurate near l = 0
+        half_terms = _half_expm1(logvar) - 0.5 * logvar + (0.5 * mu) * mu
+        return np.sum(half_terms, axis=1)
 
 
 def gaussian_kl_naive(mu, logvar):
@@ -122,7 +126,7 @@ def gaussian_kl_grad(mu, logvar):
     """
     mu, logvar = _mu_logvar(mu, logvar, "gaussian_kl_grad")
     with np.errstate(over="ignore"):
-        dlogvar = 0.5 * np.expm1(logvar)
+        dlogvar = _half_expm1(logvar)
     return mu.copy(), dlogvar
 
 
@@ -513,6 +517,15 @@ def vae_loss_and_grads(params, x, eps, activation="tanh"):
 # --------------------------------------------------------------------------
 # Checks and small helpers
 # --------------------------------------------------------------------------
+
+def _half_expm1(logvar):
+    """``(exp(logvar) - 1) / 2`` elementwise: ``expm1`` (accurate near 0), or ``exp(logvar - log 2)``
+    where ``exp(logvar)`` alone would overflow but its half does not. Overflow is left to the caller."""
+    limit = float(np.log(np.finfo(logvar.dtype).max))          # about 709.8 in float64, 88.7 in float32
+    near_limit = logvar > limit - 1.0
+    shifted = np.exp(np.where(near_limit, logvar, 0.0) - float(np.log(2.0))) - 0.5
+    return np.where(near_limit, shifted, 0.5 * np.expm1(logvar))
+
 
 def _times_sigma(a, logvar):
     """``a * exp(logvar / 2)``, and exactly 0 where ``a`` is 0 (not nan where sigma overflows)."""

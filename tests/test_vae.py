@@ -1,5 +1,6 @@
 """Tests for dlmath.vae (chapter 12): the Gaussian KL, the reparameterization, the ELBO, a whole VAE."""
 import warnings
+from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
@@ -113,6 +114,27 @@ def test_gaussian_kl_overflows_only_beyond_the_largest_float_without_warning():
         out = gaussian_kl([[0.0], [1e200]], [[800.0], [0.0]])
     assert np.all(out == np.inf)
     assert not np.any(np.isnan(out))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gaussian_kl_is_finite_up_to_the_largest_float(dtype):
+    # divergences between half the largest float and the largest float: e^l and mu^2 overflow, their halves do not
+    big = np.finfo(dtype).max
+    logvar = np.log(big, dtype=dtype) + dtype(0.5)                 # e^l / 2 is about 0.82 * big
+    mu = np.sqrt(big, dtype=dtype) * dtype(1.2)                    # mu^2 / 2 = 0.72 * big
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = gaussian_kl(np.array([[0.0], [mu]], dtype=dtype), np.array([[logvar], [0.0]], dtype=dtype))
+        _, dlogvar = gaussian_kl_grad(np.zeros((1, 1), dtype=dtype), np.full((1, 1), logvar, dtype=dtype))
+    assert out.dtype == dtype and np.all(np.isfinite(out))
+    with localcontext() as context:                                # exact references in 40 digits
+        context.prec = 40
+        ell, m = Decimal(float(logvar)), Decimal(float(mu))
+        exact = [ell.exp() / 2 - (1 + ell) / 2, m * m / 2]
+    # e^(l - log 2): the rounding of l - log 2 costs about |l| ulps of relative accuracy
+    np.testing.assert_allclose(out.astype(np.float64), [float(v) for v in exact], rtol=2 * float(logvar) * np.finfo(dtype).eps)
+    assert np.isfinite(dlogvar[0, 0])
+    assert gaussian_kl([[0.0, 0.0]], [[710.0, 710.0]])[0] == np.inf    # the sum is beyond the largest float
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 2), (4, 5)])
