@@ -171,7 +171,7 @@ def test_page_in_browser(browser, site, page_name):
             img = slider.locator("img.dlmath-slider-frame")
             for inp in slider.locator("input[type=range]").all():
                 before = img.get_attribute("src")
-                current, top = int(inp.get_attribute("value")), int(inp.get_attribute("max"))
+                current, top = int(inp.input_value()), int(inp.get_attribute("max"))
                 inp.fill(str(0 if current != 0 else top))
                 assert img.get_attribute("src") != before, "the static slider did not change the picture"
         assert not record["errors"], record["errors"]
