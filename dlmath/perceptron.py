@@ -145,18 +145,22 @@ def _exponent(values):
 def _scores(x, w, b, ex=None):
     """The scores x w + b as (s, e) with x w + b = s * 2**e, computed without overflow.
 
-    Only signs and ratios of scores matter, so when the product could leave the
+    Only signs and ratios of scores matter, so when the sum could leave the
     floating-point range, x is scaled by 2**-ex and (w, b) by 2**-ew, powers of
     two, which is exact; otherwise (every ordinary case) s = x w + b and e = 0.
-    ``ex`` is the exponent of x, when the caller already has it.
+    ``ex`` is the exponent of x, when the caller already has it; it is taken as
+    at least 0, so that |s| <= (D + 1) 2**(ex + ew) also bounds the bias term
+    (a small x with a bias near the float maximum). ``w`` may be a vector (D,)
+    with a number ``b``, or a matrix (D, M) with a vector ``b`` (M,).
     """
-    ex = _exponent(x) if ex is None else ex
-    ew = max(_exponent(w), math.frexp(b)[1])
+    ex = max(_exponent(x) if ex is None else ex, 0)
+    ew = max(_exponent(w), _exponent(b))
     room = np.finfo(np.result_type(x.dtype, w.dtype)).maxexp - 4
     if ex + ew + math.frexp(x.shape[-1] + 1.0)[1] < room:
         return x @ w + b, 0
     xs, ws = np.ldexp(x, -ex).astype(x.dtype), np.ldexp(w, -ew).astype(w.dtype)
-    return xs @ ws + math.ldexp(b, -ex - ew), ex + ew
+    bs = math.ldexp(b, -ex - ew) if np.ndim(b) == 0 else np.ldexp(b, -ex - ew)
+    return xs @ ws + bs, ex + ew
 
 
 def _norm(v):
@@ -229,9 +233,11 @@ def threshold_layer(x, W, b):
         H_{nm} = \operatorname{sign}\Bigl(\sum_{d=1}^{D} X_{nd} W_{dm} + b_m\Bigr) \in \{-1, +1\}
 
     Column :math:`m` is :func:`perceptron_predict` with weights ``W[:, m]`` and
-    bias ``b[m]``. Chapter 4, equation :eq:`eq-perc-xor-net` (the hidden layer of
-    a network of threshold units). Its derivative is 0 wherever it exists, so no
-    gradient passes through it: chapter 5 replaces it by a smooth activation.
+    bias ``b[m]``, with the same convention (a score of exactly 0 gives -1) and
+    the same overflow-free scores. Chapter 4, equation :eq:`eq-perc-xor-net` (the
+    hidden layer of a network of threshold units). Its derivative is 0 wherever
+    it exists, so no gradient passes through it: chapter 5 replaces it by a
+    smooth activation.
 
     Parameters
     ----------
@@ -245,7 +251,8 @@ def threshold_layer(x, W, b):
         Entries -1 and +1.
     """
     x, W, b = _layer_inputs(x, W, b, "threshold_layer")
-    return np.where(x @ W + b > 0, 1, -1).astype(np.int64)
+    scores, _ = _scores(x, W, b)          # x W + b, scaled by a power of two if it could overflow
+    return np.where(scores > 0, 1, -1).astype(np.int64)
 
 
 def threshold_layer_naive(x, W, b):

@@ -94,6 +94,28 @@ def test_threshold_layer_is_perceptrons_side_by_side(m):
         np.testing.assert_array_equal(H[:, j], perceptron_predict(x, W[:, j], b[j]))
 
 
+def test_threshold_layer_boundary_is_minus_one():
+    # scores 0 and 2 for unit 0, 0 and -2 for unit 1: a score of exactly 0 gives -1, as in perceptron_predict
+    x, W, b = np.array([[1.0, -1.0], [2.0, 0.0]]), np.array([[1.0, -1.0], [1.0, -1.0]]), np.zeros(2)
+    expected = [[-1, -1], [1, -1]]
+    np.testing.assert_array_equal(threshold_layer(x, W, b), expected)
+    np.testing.assert_array_equal(threshold_layer_naive(x, W, b), expected)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e300), (np.float32, 1e30)])
+def test_threshold_layer_huge_inputs_no_warning(dtype, big):
+    # x W is far beyond the float range (and inf - inf if formed directly); only the signs matter.
+    # Scores / big**2: (0.5, 1.5, -0.75) and (-1.25, 0.75, 0.75), no tie that rounding could decide
+    x = np.array([[big, -big], [big, big], [-big, 0.5 * big]], dtype=dtype)
+    W = np.array([[big, -0.25 * big], [0.5 * big, big]], dtype=dtype)
+    b = np.array([-big, big], dtype=dtype)
+    H = threshold_layer(x, W, b)
+    np.testing.assert_array_equal(H, [[1, -1], [1, 1], [-1, 1]])
+    np.testing.assert_array_equal(H, threshold_layer_naive(x, W, b))
+    for j in range(2):
+        np.testing.assert_array_equal(H[:, j], perceptron_predict(x, W[:, j], float(b[j])))
+
+
 def test_two_layer_threshold_network_computes_xor():
     # hidden units OR (x1 + x2 > 1/2) and AND (x1 + x2 > 3/2); output OR and not AND
     H = threshold_layer(XOR_X, [[1.0, 1.0], [1.0, 1.0]], [-0.5, -1.5])
@@ -238,6 +260,20 @@ def test_trace_records_every_update(case, seed):
         assert y[n] * (x[n] @ weights[k - 1] + biases[k - 1]) <= 0
         np.testing.assert_allclose(weights[k] - weights[k - 1], lr * y[n] * x[n], rtol=0, atol=1e-12)
         assert biases[k] - biases[k - 1] == pytest.approx(lr * y[n], abs=1e-12)
+
+
+def test_trace_starts_at_w0_and_b0():
+    x, y, _, _ = separable((60, 0.05, 0.2, 2), 0)
+    w0, b0 = np.array([0.5, -2.0]), 0.75
+    weights, biases, rows, mistakes = perceptron_trace(x, y, w0=w0, b0=b0)
+    np.testing.assert_array_equal(weights[0], w0)
+    assert biases[0] == b0
+    w, b, m = perceptron_train(x, y, w0=w0, b0=b0)
+    assert m == mistakes and biases[-1] == b
+    np.testing.assert_array_equal(weights[-1], w)
+    # every update is lr * y * (x, 1) from the state before, starting at (w0, b0)
+    np.testing.assert_allclose(weights[-1] - w0, np.sum(y[rows, None] * x[rows], axis=0), atol=1e-12)
+    assert biases[-1] - b0 == pytest.approx(float(np.sum(y[rows])), abs=1e-12)
 
 
 # ---------------------------------------------------------------- Novikoff
@@ -449,6 +485,15 @@ def test_separable_points(n, margin, b, dim):
     np.testing.assert_array_equal(y, y2)
 
 
+@pytest.mark.parametrize("dim", [2, 3])
+def test_separable_points_are_uniform_in_the_ball(dim):
+    # with no band, P(|x| <= r) = r**D for uniform points in the unit ball
+    x, _ = separable_points(20_000, 0.0, 5, dim=dim)
+    radius = np.linalg.norm(x, axis=1)
+    for r in (0.5, 0.8):
+        assert abs(np.mean(radius <= r) - r**dim) < 0.02
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(n=10, margin=-0.1, rng=0), "margin"),
     (dict(n=10, margin=0.9, rng=0, b=0.2), "margin"),
@@ -590,6 +635,23 @@ def test_no_warning_or_nan_for_huge_inputs(dtype, big):
     assert np.all(np.isfinite(dw))
     _, _, mistake = perceptron_step(w_big, 0.0, x[1], 1)
     assert mistake
+
+
+def test_small_inputs_with_a_bias_near_the_float_maximum():
+    # x w is small, but x w + b would overflow if formed directly: 0.0078 * 1.79e308 + 1.79e308
+    x, w, b = np.array([[0.0078], [-0.0078]]), np.array([1.79e308]), 1.79e308
+    np.testing.assert_array_equal(perceptron_predict(x, w, b), [1, 1])
+    np.testing.assert_array_equal(perceptron_predict_naive(x, w, b), [1, 1])
+    _, _, mistake = perceptron_step(w, b, x[0], -1)
+    assert mistake
+    assert perceptron_criterion(x, [-1, -1], w, b) == math.inf    # the true mean is beyond float64
+    assert perceptron_margin(x, [1, 1], w, b) > 0
+    H = threshold_layer(x, w[:, None], np.array([b]))
+    np.testing.assert_array_equal(H[:, 0], [1, 1])
+    # a product just below the scaling threshold plus a bias near the maximum: about 1.1e306 + 1.797e308
+    x, w, b = np.array([[0.9 * 2.0**508]]), np.array([0.9 * 2.0**509]), 1.797e308
+    np.testing.assert_array_equal(perceptron_predict(x, w, b), [1])
+    np.testing.assert_array_equal(threshold_layer(x, w[:, None], np.array([b])), [[1]])
 
 
 def test_huge_weights_and_bias_keep_the_sign_of_the_score():
