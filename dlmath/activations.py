@@ -1,7 +1,7 @@
 r"""Activation functions and their derivatives.
 
-The elementwise activations of chapter 1 (sigmoid, tanh, relu), each next to
-its derivative, micrograd-style; and the softmax family of chapter 3, which
+The elementwise activations of chapter 1 (sigmoid, tanh, relu, leaky relu),
+each next to its derivative, micrograd-style; and the softmax family of chapter 3, which
 works along one axis: ``softmax`` with its Jacobian ``softmax_jacobian``, and
 ``log_softmax``, whose gradient the losses compute directly.
 """
@@ -115,6 +115,76 @@ def relu_grad(x):
     """
     x = as_float_array(x, "x")
     return (x > 0).astype(x.dtype)
+
+
+def leaky_relu(x, alpha=0.01):
+    r"""The leaky rectified linear unit, elementwise.
+
+    .. math::
+        \operatorname{lrelu}_\alpha(x) = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases}
+
+    Chapter 1, equation :eq:`eq-leaky-relu`: a relu whose negative side has
+    the small slope :math:`\alpha` instead of 0, so that a unit whose inputs
+    are all negative still receives a gradient (no dead units). The default
+    :math:`\alpha = 0.01` is that of Maas et al. (2013) and of
+    ``torch.nn.LeakyReLU``.
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape.
+    alpha : float
+        The slope for :math:`x \le 0`, a finite number with
+        :math:`0 \le \alpha < 1` (:math:`\alpha = 0` is relu).
+
+    Returns
+    -------
+    numpy.ndarray
+        The shape and float dtype of ``x`` (integers become float64).
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is not a finite number in :math:`[0, 1)`.
+    """
+    x = as_float_array(x, "x")
+    alpha = _check_alpha(alpha, "leaky_relu")
+    return np.where(x > 0, x, alpha * x).astype(x.dtype, copy=False)
+
+
+def leaky_relu_grad(x, alpha=0.01):
+    r"""The derivative of :func:`leaky_relu` at ``x``, elementwise, with the value :math:`\alpha` at 0.
+
+    .. math::
+        \operatorname{lrelu}_\alpha'(x) = \begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}
+
+    Chapter 1, equation :eq:`eq-leaky-relu-grad`. At :math:`x = 0` there is
+    no derivative; like :func:`relu_grad` (and ``torch.nn.LeakyReLU``) this
+    returns the left slope, :math:`\alpha`, a valid subgradient. It is never 0
+    for :math:`\alpha > 0`.
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape.
+    alpha : float
+        The slope for :math:`x \le 0`, a finite number with :math:`0 \le \alpha < 1`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The shape and float dtype of ``x`` (integers become float64).
+    """
+    x = as_float_array(x, "x")
+    alpha = _check_alpha(alpha, "leaky_relu_grad")
+    return np.where(x > 0, 1.0, alpha).astype(x.dtype)
+
+
+def _check_alpha(alpha, where):
+    """``alpha`` as a float in [0, 1), or ``ValueError``."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha < 1:
+        raise ValueError(f"{where}: alpha must be a finite number with 0 <= alpha < 1, got {alpha!r}")
+    return float(alpha)
 
 
 def log_softmax(z, axis=-1):

@@ -229,3 +229,78 @@ def test_softmax_bad_axis(f):
         f(np.zeros((3, 4)), axis=-3)
     with pytest.raises(TypeError, match="axis must be an int"):
         f(np.zeros((3, 4)), axis=1.0)
+
+
+# ------------------------------------------------- leaky relu (chapter 1, issue 17)
+
+from dlmath.activations import leaky_relu, leaky_relu_grad  # noqa: E402
+
+
+def naive_leaky_relu(x, alpha):
+    """The definition, one Python float at a time."""
+    return np.array([v if v > 0 else alpha * v for v in np.ravel(x)]).reshape(np.shape(x))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 0.2, 0.9])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 4)])
+def test_leaky_relu_matches_definition(alpha, shape):
+    x = np.random.default_rng(RNG_SEED).normal(size=shape)
+    np.testing.assert_array_equal(leaky_relu(x, alpha), naive_leaky_relu(x, alpha))
+    slopes = np.array([1.0 if v > 0 else alpha for v in np.ravel(x)]).reshape(np.shape(x))
+    np.testing.assert_array_equal(leaky_relu_grad(x, alpha), slopes)
+    assert leaky_relu(x, alpha).shape == shape
+
+
+def test_leaky_relu_at_zero_and_default_alpha():
+    x = np.array([-3.0, -0.0, 0.0, 2.0])
+    np.testing.assert_array_equal(leaky_relu(x), [-0.03, 0.0, 0.0, 2.0])
+    np.testing.assert_array_equal(leaky_relu_grad(x), [0.01, 0.01, 0.01, 1.0])   # left slope at 0
+    np.testing.assert_array_equal(leaky_relu(x, 0.0), dlmath.relu(x))            # alpha = 0 is relu
+    np.testing.assert_array_equal(leaky_relu_grad(x, 0.0), dlmath.relu_grad(x))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("alpha", [0.01, 0.3])
+def test_leaky_relu_grad_matches_finite_differences(seed, alpha):
+    x = np.random.default_rng(seed).normal(size=(4, 6))
+    x[np.abs(x) < 1e-3] = 0.5  # no derivative at 0
+    numeric = dlmath.numerical_gradient(lambda v: np.sum(leaky_relu(v, alpha)), x)
+    assert dlmath.rel_error(numeric, leaky_relu_grad(x, alpha)) < 1e-7
+
+
+def test_leaky_relu_grad_is_never_zero():
+    x = np.linspace(-1e6, 1e6, 1001)
+    assert np.all(leaky_relu_grad(x) > 0)
+    assert np.all(dlmath.relu_grad(x[x < 0]) == 0)   # where relu's would be
+
+
+@pytest.mark.parametrize("f", [leaky_relu, leaky_relu_grad])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_leaky_relu_dtypes_and_extremes(f, dtype):
+    big = np.finfo(dtype).max
+    x = np.array([-big, -1000.0, 0.0, 1000.0, big], dtype=dtype)
+    out = f(x)
+    assert out.dtype == dtype and np.all(np.isfinite(out))
+    assert f(np.array([1, -2])).dtype == np.float64
+    assert f(np.array([True, False])).dtype == np.float64
+
+
+def test_leaky_relu_leaves_input_unchanged():
+    x = np.array([-1.0, 2.0])
+    leaky_relu(x)
+    leaky_relu_grad(x)
+    np.testing.assert_array_equal(x, [-1.0, 2.0])
+
+
+@pytest.mark.parametrize("f", [leaky_relu, leaky_relu_grad])
+@pytest.mark.parametrize("alpha", [-0.1, 1.0, 2.0, float("nan"), float("inf"), True, False, "0.1", [0.1], None])
+def test_leaky_relu_rejects_bad_alpha(f, alpha):
+    with pytest.raises(ValueError, match="alpha must be a finite number with 0 <= alpha < 1"):
+        f(np.zeros(3), alpha)
+
+
+@pytest.mark.parametrize("f", [leaky_relu, leaky_relu_grad])
+@pytest.mark.parametrize("bad", ["abc", ["a", "b"], [1 + 2j]])
+def test_leaky_relu_rejects_non_numeric_input(f, bad):
+    with pytest.raises(TypeError, match="numeric"):
+        f(bad)
