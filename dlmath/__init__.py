@@ -6,6 +6,8 @@ needs only numpy; :mod:`dlmath.widgets` (the book's sliders) also imports
 matplotlib and ipywidgets, lazily.
 """
 from .activations import (
+    leaky_relu,
+    leaky_relu_grad,
     log_softmax,
     relu,
     relu_grad,
@@ -37,8 +39,21 @@ from .losses import (
 
 # The chapter modules that are not flattened into the package namespace
 # (their names would collide or mislead out of context): dlmath.backprop.*,
-# dlmath.autodiff.Value, dlmath.attention.*, ...
-from . import attention, autodiff, backprop, datasets  # noqa: E402
+# dlmath.autodiff.Value, dlmath.attention.*, ... All are numpy only.
+from . import (  # noqa: E402
+    attention,
+    autodiff,
+    backprop,
+    conv,
+    datasets,
+    gan,
+    lstm,
+    optim,
+    perceptron,
+    rnn,
+    transformer,
+    vae,
+)
 
 __version__ = "0.1.0"
 
@@ -51,6 +66,8 @@ __all__ = [
     "cross_entropy_grad",
     "entropy",
     "kl_divergence",
+    "leaky_relu",
+    "leaky_relu_grad",
     "linear_regression_normal_equations",
     "log_softmax",
     "mae",
