@@ -16,15 +16,22 @@ field of the input into one row of a patch matrix, so the convolution becomes
 :func:`col2im`, the adjoint of :func:`im2col`, which adds each patch gradient
 back to the pixels it was copied from. :func:`conv2d_forward` and
 :func:`conv2d_backward` do exactly that when ``stride > 1``. For
-``stride == 1``, the common case, they go one image at a time over the padded
-image flattened row by row, where "entry (p, q) of every window" is one
-contiguous slice: the patches are copied at memory speed, and the backward
-pass regroups its sums so that it needs neither a full patch matrix nor
-col2im's scattered additions. The buffers of one image are allocated once per
-call and reused for every image, so for images of the sizes in this book they
-stay in the CPU cache, where a patch matrix of the whole batch would be tens of
-megabytes of fresh memory on every call. The cache of a layer holds only its
-inputs; the backward pass rebuilds what it needs from them.
+``stride == 1``, the common case, they go a chunk of images at a time (as many
+as fit in 1 MiB of patches, at least one) over the padded images flattened row
+by row, where "entry (p, q) of every window" is one contiguous slice: the
+patches are copied at memory speed, and the backward pass regroups its sums so
+that it needs neither a full patch matrix nor col2im's scattered additions.
+The buffers of one chunk are allocated once per call and reused for every
+chunk, so they stay in the CPU cache, where a patch matrix of the whole batch
+would be tens of megabytes of fresh memory on every call. The cache of a layer
+holds only its inputs; the backward pass rebuilds what it needs from them.
+
+Average pooling and global average pooling (the mean of each window, or of
+each whole channel) complete the pooling layers; like the convolution they are
+linear, and their backward passes spread each gradient evenly over the window.
+Every layer refuses ``inf`` and ``nan`` input, and a result that overflows
+the floating type from finite input (``1e200 * 1e200`` in float64) is a
+``ValueError`` that says so, never a bare numpy ``RuntimeWarning``.
 """
 import numbers
 from collections import namedtuple
@@ -150,6 +157,10 @@ def _conv_inputs(x, w, b, stride, padding, where):
                 f"of shape ({n_filters},) (one bias per filter) or None"
             )
     _check_window_fits(x.shape, kh, kw, padding, where)
+    _check_finite(x, "x", where)
+    _check_finite(w, "w", where)
+    if b is not None:
+        _check_finite(b, "b", where)
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     if b is not None:
@@ -164,7 +175,43 @@ def _check_dout(dout, expected_shape, where):
             f"{where}: dout has shape {dout.shape}; expected {tuple(expected_shape)}, "
             "the shape of the forward output"
         )
+    _check_finite(dout, "dout", where)
     return dout
+
+
+def _check_finite(a, name, where):
+    """Raise ``ValueError`` if ``a`` has an ``inf`` or a ``nan``: sums of products
+    of them have no finite value (``inf - inf`` is ``nan``), so no layer here
+    computes with them."""
+    finite = np.isfinite(a)
+    if not finite.all():
+        bad = a.size - np.count_nonzero(finite)
+        raise ValueError(
+            f"{where}: {name} (shape {a.shape}) has {bad} "
+            f"{'entry that is' if bad == 1 else 'entries that are'} inf or nan; "
+            "expected finite numbers"
+        )
+
+
+def _check_no_overflow(results, inputs, where):
+    """Raise ``ValueError`` if a result computed from finite inputs is not finite.
+
+    ``results`` and ``inputs`` are ``(name, array)`` pairs (an array may be
+    ``None``). The inputs are finite (checked on entry), so an ``inf`` or
+    ``nan`` in a result means a sum of products overflowed the floating type,
+    as ``1e200 * 1e200`` does in float64. The computation runs under
+    ``np.errstate(over="ignore", invalid="ignore")`` and this check turns the
+    overflow into a clear error instead of numpy's bare ``RuntimeWarning``."""
+    for name, result in results:
+        if result is not None and not np.isfinite(result).all():
+            sizes = ", ".join(
+                f"largest |{n}| = {np.max(np.abs(a)):.3g}" for n, a in inputs if a is not None
+            )
+            raise ValueError(
+                f"{where}: {name} overflows {result.dtype} (its largest finite value is "
+                f"{np.finfo(result.dtype).max:.3g}; {sizes}); the sums of products do not "
+                "fit this precision: rescale the inputs"
+            )
 
 
 def _im2col_inputs(x, kh, kw, stride, padding, where):
@@ -376,7 +423,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
 
     **How the code computes it.** For ``stride > 1`` exactly as written: one
     :func:`im2col` of the whole batch and one matrix product. For
-    ``stride == 1`` it goes one image at a time over the padded image
+    ``stride == 1`` it goes a chunk of images at a time over the padded image
     flattened row by row: with :math:`W_p = W + 2P` columns, pixel
     :math:`(h, v)` of channel :math:`c` is entry :math:`h W_p + v` of row
     :math:`c`, and output pixel :math:`(i, j)` gets the index
@@ -403,12 +450,16 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     constant input 1, a row of ones under the patches. The columns with
     :math:`j \ge W'` are windows that wrap past the end of a row: they are
     computed and dropped, a fraction :math:`(K_W - 1)/W_p` of the work. The
-    buffers hold one image (1.3 MB of patches for 16 channels of 32 x 32 and
-    a 3 x 3 kernel); they are allocated once per call and reused for every
-    image, so they stay in the CPU cache, where a patch matrix of the whole
-    batch would be tens of megabytes of fresh memory on every call (37.7 MB
-    for 32 such images), and touching fresh memory costs page faults on top
-    of the copy.
+    buffers hold a chunk of as many images as fit in 1 MiB of patches, at
+    least one (one image for 16 channels of 32 x 32 and a 3 x 3 kernel, 1.3
+    MB; a batch of 32 of chapter 14's 8 x 8 digits, 0.2 MB); they are
+    allocated once per call and reused for every chunk, so they stay in the
+    CPU cache, where a patch matrix of the whole batch would be tens of
+    megabytes of fresh memory on every call (37.7 MB for 32 images of 16 x 32
+    x 32), and touching fresh memory costs page faults on top of the copy.
+    Within a chunk, ``numpy.matmul`` loops over the images in C, one product
+    per image; the products are small, so the BLAS library runs each on one
+    core.
 
     Parameters
     ----------
@@ -433,12 +484,22 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
         ``x``, ``w``, ``b``, ``stride`` and ``padding`` (converted to that
         dtype), for :func:`conv2d_backward`. No patch matrix is kept: the
         backward pass rebuilds what it needs from ``x``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit (naming them), if ``x``, ``w`` or ``b`` has
+        an ``inf`` or ``nan``, or if the output overflows the floating type
+        (finite inputs such as ``1e200`` in both ``x`` and ``w``).
     """
-    x, w, b, stride, padding = _conv_inputs(x, w, b, stride, padding, "conv2d_forward")
-    if stride == 1:
-        out = _conv2d_forward_stride1(x, w, b, padding)
-    else:
-        out = _conv2d_forward_im2col(x, w, b, stride, padding)
+    where = "conv2d_forward"
+    x, w, b, stride, padding = _conv_inputs(x, w, b, stride, padding, where)
+    with np.errstate(over="ignore", invalid="ignore"):   # overflow: checked below
+        if stride == 1:
+            out = _conv2d_forward_stride1(x, w, b, padding)
+        else:
+            out = _conv2d_forward_im2col(x, w, b, stride, padding)
+    _check_no_overflow([("the output", out)], [("x", x), ("w", w), ("b", b)], where)
     cache = {"x": x, "w": w, "b": b, "stride": stride, "padding": padding}
     return out, cache
 
@@ -473,7 +534,8 @@ def conv2d_backward(dout, cache):
 
     **How the code computes it.** For ``stride > 1`` exactly as written, with
     the patch matrix rebuilt by :func:`im2col`. For ``stride == 1`` it goes
-    one image at a time on the flattened padded grid of
+    a chunk of images at a time (as in :func:`conv2d_forward`) on the
+    flattened padded grid of
     :func:`conv2d_forward` (index :math:`t = i W_p + j`) and regroups the two
     sums so that the kernel column offset :math:`q` is applied to the
     gradient and the row offset :math:`p` to the input or the result. With
@@ -521,17 +583,28 @@ def conv2d_backward(dout, cache):
     db : numpy.ndarray, shape (F,), or None
         ``None`` when the forward pass had ``b=None``. All three have the common
         dtype of ``dout`` and ``x``.
+
+    Raises
+    ------
+    ValueError
+        If ``dout`` has the wrong shape or an ``inf`` or ``nan``, or if a
+        gradient overflows the floating type.
     """
+    where = "conv2d_backward"
     x, w, b = cache["x"], cache["w"], cache["b"]
     stride, padding = cache["stride"], cache["padding"]
     n_filters, _, kh, kw = w.shape
     h_out, w_out = _output_hw(x.shape, kh, kw, stride, padding)
-    dout = _check_dout(dout, (x.shape[0], n_filters, h_out, w_out), "conv2d_backward")
+    dout = _check_dout(dout, (x.shape[0], n_filters, h_out, w_out), where)
     dtype = np.result_type(dout, x)
-    if stride == 1:
-        return _conv2d_backward_stride1(dout, x, w, padding, b is not None, dtype)
-    dx, dw = _conv2d_backward_im2col(dout, x, w, stride, padding)
-    db = None if b is None else dout.sum(axis=(0, 2, 3), dtype=dtype)
+    with np.errstate(over="ignore", invalid="ignore"):   # overflow: checked below
+        if stride == 1:
+            dx, dw, db = _conv2d_backward_stride1(dout, x, w, padding, b is not None, dtype)
+        else:
+            dx, dw = _conv2d_backward_im2col(dout, x, w, stride, padding)
+            db = None if b is None else dout.sum(axis=(0, 2, 3), dtype=dtype)
+    _check_no_overflow([("dx", dx), ("dw", dw), ("db", db)],
+                       [("dout", dout), ("x", x), ("w", w)], where)
     return dx, dw, db
 
 
@@ -588,18 +661,30 @@ def _grid(x_shape, kh, kw, padding):
     return _Grid(hp, wp, ho, wo, ho * wp)
 
 
-def _padded_image_buffer(channels, grid, padding, extra, dtype):
-    """A zero buffer ``(channels, hp * wp + extra)`` for one flattened padded image,
-    and the view of its interior, where each image of the batch is copied in
-    turn. The border is never written, so it stays zero."""
-    flat = np.zeros((channels, grid.hp * grid.wp + extra), dtype=dtype)
-    image = flat[:, :grid.hp * grid.wp].reshape(channels, grid.hp, grid.wp)
+#: The stride-1 route goes through the batch in chunks of images whose patch
+#: matrices take at most this many bytes together (one image when a single
+#: patch matrix is larger), so that its buffers stay in the CPU cache.
+_CHUNK_BYTES = 1024 * 1024
+
+
+def _images_per_chunk(n_images, bytes_per_image):
+    """How many images the stride-1 route treats at once: as many as fit in
+    ``_CHUNK_BYTES``, at least one, at most the batch."""
+    return max(1, min(n_images, _CHUNK_BYTES // max(1, bytes_per_image)))
+
+
+def _padded_image_buffer(chunk, channels, grid, padding, extra, dtype):
+    """A zero buffer ``(chunk, channels, hp * wp + extra)`` for a chunk of flattened
+    padded images, and the view of its interior, where each chunk of the batch
+    is copied in turn. The border is never written, so it stays zero."""
+    flat = np.zeros((chunk, channels, grid.hp * grid.wp + extra), dtype=dtype)
+    image = flat[:, :, :grid.hp * grid.wp].reshape(chunk, channels, grid.hp, grid.wp)
     h, w = grid.hp - 2 * padding, grid.wp - 2 * padding
-    return flat, image[:, padding:padding + h, padding:padding + w]
+    return flat, image[:, :, padding:padding + h, padding:padding + w]
 
 
 def _conv2d_forward_stride1(x, w, b, padding):
-    """The output of :func:`conv2d_forward` for stride 1, one image at a time.
+    """The output of :func:`conv2d_forward` for stride 1, a chunk of images at a time.
 
     ``out_n = [W~, b] [X_n; 1]`` with ``X_n[(p, q, c), t] = x~_n[c, t + p*Wp + q]``."""
     n_images, channels = x.shape[:2]
@@ -613,28 +698,31 @@ def _conv2d_forward_stride1(x, w, b, padding):
     ones_rows = 0 if b is None else 1
     if b is not None:
         kernels = np.concatenate([kernels, b[:, None]], axis=1)
-    patch_matrix = np.empty((n_rows + ones_rows, grid.length), dtype=x.dtype)
-    patch_matrix[n_rows:] = 1.0
-    patches = patch_matrix[:n_rows].reshape(kh, kw, channels, grid.length)
+    chunk = _images_per_chunk(n_images, (n_rows + ones_rows) * grid.length * x.dtype.itemsize)
+    patch_matrix = np.empty((chunk, n_rows + ones_rows, grid.length), dtype=x.dtype)
+    patch_matrix[:, n_rows:] = 1.0
+    patches = patch_matrix[:, :n_rows].reshape(chunk, kh, kw, channels, grid.length)
     # kw - 1 extra zeros per channel, so that the slice of the last offset fits
-    padded, interior = _padded_image_buffer(channels, grid, padding, kw - 1, x.dtype)
-    out_grid = np.empty((n_filters, grid.ho, grid.wp), dtype=x.dtype)
+    padded, interior = _padded_image_buffer(chunk, channels, grid, padding, kw - 1, x.dtype)
+    out_grid = np.empty((chunk, n_filters, grid.ho, grid.wp), dtype=x.dtype)
     out = np.empty((n_images, n_filters, grid.ho, grid.wo), dtype=x.dtype)
-    for n in range(n_images):
-        interior[...] = x[n]
+    for start in range(0, n_images, chunk):
+        k = min(chunk, n_images - start)             # images in this chunk
+        interior[:k] = x[start:start + k]
         for p in range(kh):
             for q in range(kw):
                 shift = p * grid.wp + q
-                # patches[p, q, c, t] = x~_n[c, t + p*Wp + q]: entry (p, q) of every window
-                patches[p, q] = padded[:, shift:shift + grid.length]
-        np.matmul(kernels, patch_matrix, out=out_grid.reshape(n_filters, grid.length))
-        out[n] = out_grid[:, :, :grid.wo]            # drop the wrapped-around columns
+                # patches[n, p, q, c, t] = x~_n[c, t + p*Wp + q]: entry (p, q) of every window
+                patches[:k, p, q] = padded[:k, :, shift:shift + grid.length]
+        # one product per image, looped over by numpy.matmul
+        np.matmul(kernels, patch_matrix[:k], out=out_grid[:k].reshape(k, n_filters, grid.length))
+        out[start:start + k] = out_grid[:k, :, :, :grid.wo]   # drop the wrapped-around columns
     return out
 
 
 def _conv2d_backward_stride1(dout, x, w, padding, with_bias, dtype):
     """``dx``, ``dw`` and ``db`` (``None`` unless ``with_bias``) of
-    :func:`conv2d_backward` for stride 1, one image at a time.
+    :func:`conv2d_backward` for stride 1, a chunk of images at a time.
 
     ``dw[f, c, p, q] = sum_n (G_n X_n^T)[(q, f), (p, c)]``,
     ``db[f] = sum_n (G_n 1)[(0, f)]`` (both from one product ``G_n [X_n; 1]^T``)
@@ -645,69 +733,75 @@ def _conv2d_backward_stride1(dout, x, w, padding, with_bias, dtype):
     size = grid.hp * grid.wp                       # one flattened padded image
     # W^[(p, c), (q, f)] = w[f, c, p, q]
     kernels = w.transpose(2, 1, 3, 0).reshape(kh * channels, kw * n_filters).astype(dtype)
-    padded, interior = _padded_image_buffer(channels, grid, padding, 0, dtype)
+    n_x_rows = kh * channels + (1 if with_bias else 0)
+    chunk = _images_per_chunk(n_images, max(n_x_rows, kw * n_filters) * grid.length * dtype.itemsize)
+    padded, interior = _padded_image_buffer(chunk, channels, grid, padding, 0, dtype)
     # X_n, with a row of ones under it when there is a bias: as in the forward
     # pass, b is the weight of a constant input 1, so G_n times that row is the
     # sum of dout[n, f] over the image, the bias gradient of image n.
-    x_mat = np.empty((kh * channels + (1 if with_bias else 0), grid.length), dtype=dtype)
-    x_mat[kh * channels:] = 1.0
-    x_rows = x_mat[:kh * channels].reshape(kh, channels, grid.length)
-    g_cols = np.zeros((kw, n_filters, grid.ho, grid.wp), dtype=dtype)      # G_n
-    g_mat = g_cols.reshape(kw * n_filters, grid.length)
+    x_mat = np.empty((chunk, n_x_rows, grid.length), dtype=dtype)
+    x_mat[:, kh * channels:] = 1.0
+    x_rows = x_mat[:, :kh * channels].reshape(chunk, kh, channels, grid.length)
+    g_cols = np.zeros((chunk, kw, n_filters, grid.ho, grid.wp), dtype=dtype)      # G_n
+    g_mat = g_cols.reshape(chunk, kw * n_filters, grid.length)
     # Y_n, written into the first ho rows of a zero (hp, wp) grid per row (p, c)
-    y = np.zeros((kh, channels, grid.hp, grid.wp), dtype=dtype)
-    y_rows = y.reshape(kh * channels, size)[:, :grid.length]
+    y = np.zeros((chunk, kh, channels, grid.hp, grid.wp), dtype=dtype)
+    y_rows = y.reshape(chunk, kh * channels, size)[:, :, :grid.length]
     # dx~_n, flattened, with room for the last shifted block to run past the end
-    dx_flat = np.zeros(channels * size + (kh - 1) * grid.wp, dtype=dtype)
-    dx_padded = dx_flat[:channels * size].reshape(channels, grid.hp, grid.wp)
-    grads_sum = np.zeros((kw * n_filters, x_mat.shape[0]), dtype=dtype)
-    grads_image = np.empty_like(grads_sum)
+    dx_flat = np.zeros((chunk, channels * size + (kh - 1) * grid.wp), dtype=dtype)
+    dx_padded = dx_flat[:, :channels * size].reshape(chunk, channels, grid.hp, grid.wp)
+    grads_sum = np.zeros((kw * n_filters, n_x_rows), dtype=dtype)
+    grads_images = np.empty((chunk, kw * n_filters, n_x_rows), dtype=dtype)
     dx = np.empty(x.shape, dtype=dtype)
-    for n in range(n_images):
-        interior[...] = x[n]
+    for start in range(0, n_images, chunk):
+        k = min(chunk, n_images - start)             # images in this chunk
+        interior[:k] = x[start:start + k]
         for p in range(kh):
-            # x_rows[p, c, t] = x~_n[c, t + p*Wp]: rows p .. p + ho - 1 of the padded image
-            x_rows[p] = padded[:, p * grid.wp:p * grid.wp + grid.length]
-        _fill_column_shifted(g_cols, dout[n])
-        np.matmul(g_mat, x_mat.T, out=grads_image)
-        grads_sum += grads_image                           # G_n [X_n; 1]^T
-        np.matmul(kernels, g_mat, out=y_rows)              # Y_n = W^ G_n
-        _add_row_shifted(dx_flat, y, grid.wp)              # dx~_n
-        dx[n] = dx_padded[:, padding:padding + height, padding:padding + width]
+            # x_rows[n, p, c, t] = x~_n[c, t + p*Wp]: rows p .. p + ho - 1 of the padded image
+            x_rows[:k, p] = padded[:k, :, p * grid.wp:p * grid.wp + grid.length]
+        _fill_column_shifted(g_cols[:k], dout[start:start + k])
+        np.matmul(g_mat[:k], x_mat[:k].transpose(0, 2, 1), out=grads_images[:k])
+        grads_sum += grads_images[:k].sum(axis=0)         # sum_n G_n [X_n; 1]^T
+        np.matmul(kernels, g_mat[:k], out=y_rows[:k])      # Y_n = W^ G_n
+        _add_row_shifted(dx_flat[:k], y[:k], grid.wp)      # dx~_n
+        dx[start:start + k] = dx_padded[:k, :, padding:padding + height, padding:padding + width]
     # grads_sum[(q, f), (p, c)] -> dw[f, c, p, q]
     dw = grads_sum[:, :kh * channels].reshape(kw, n_filters, kh, channels).transpose(1, 3, 2, 0)
     db = grads_sum[:n_filters, -1].copy() if with_bias else None   # any q: take q = 0
     return dx, np.ascontiguousarray(dw), db
 
 
-def _fill_column_shifted(g_cols, image):
-    """``g_cols[q]`` (``(F, ho, wp)``) becomes ``image`` (``(F, ho, wo)``) moved
-    right by ``q`` columns, zeros elsewhere: ``g_cols[q, f, i, j + q] = image[f, i, j]``.
+def _fill_column_shifted(g_cols, images):
+    """``g_cols[n, q]`` (``(F, ho, wp)``) becomes ``images[n]`` (``(F, ho, wo)``) moved
+    right by ``q`` columns, zeros elsewhere: ``g_cols[n, q, f, i, j + q] = images[n, f, i, j]``.
 
-    ``g_cols[0]`` gets ``image`` in its first ``wo`` columns (the last ``wp - wo``
-    stay zero); ``g_cols[q]`` is then ``g_cols[0]`` moved ``q`` entries along the
-    flattened grid, one long contiguous copy. The ``q <= wp - wo`` zeros at the
-    end of each row move into the first ``q`` columns of the next row."""
-    wo = image.shape[-1]
-    g_cols[0, :, :, :wo] = image
-    flat = g_cols.reshape(g_cols.shape[0], -1)
-    for q in range(1, g_cols.shape[0]):
-        flat[q, q:] = flat[0, :-q]          # flat[q, :q] is never written: zeros
+    ``g_cols[:, 0]`` gets the images in its first ``wo`` columns (the last
+    ``wp - wo`` stay zero); ``g_cols[:, q]`` is then ``g_cols[:, 0]`` moved ``q``
+    entries along the flattened grid, one long contiguous copy per image. The
+    ``q <= wp - wo`` zeros at the end of each row move into the first ``q``
+    columns of the next row."""
+    wo = images.shape[-1]
+    g_cols[:, 0, :, :, :wo] = images
+    flat = g_cols.reshape(g_cols.shape[0], g_cols.shape[1], -1)
+    for q in range(1, g_cols.shape[1]):
+        flat[:, q, q:] = flat[:, 0, :-q]          # flat[:, q, :q] is never written: zeros
 
 
 def _add_row_shifted(dx_flat, y, wp):
-    """``dx_flat`` (flattened ``(C, hp, wp)``, plus spare room) becomes
-    ``sum_p y[p]`` with ``y[p]`` moved down by ``p`` rows: ``dx[c, i + p, v] += y[p, c, i, v]``.
+    """``dx_flat[n]`` (flattened ``(C, hp, wp)``, plus spare room) becomes
+    ``sum_p y[n, p]`` with ``y[n, p]`` moved down by ``p`` rows:
+    ``dx[n, c, i + p, v] += y[n, p, c, i, v]``.
 
-    Each ``y[p]`` is added as one flat block starting ``p * wp`` entries later.
-    Only its first ``ho = hp - kh + 1`` rows per channel are nonzero and
+    Each ``y[n, p]`` is added as one flat block starting ``p * wp`` entries
+    later. Only its first ``ho = hp - kh + 1`` rows per channel are nonzero and
     ``ho + p <= hp``, so what the shift pushes past the end of a channel (into
     the next channel, or into the spare room after the last) is zeros: one long
     contiguous addition per ``p`` instead of one per channel."""
-    block = y[0].size
-    dx_flat[:block] = y[0].reshape(-1)
-    for p in range(1, y.shape[0]):
-        dx_flat[p * wp:p * wp + block] += y[p].reshape(-1)
+    n = y.shape[0]
+    block = y[0, 0].size
+    dx_flat[:, :block] = y[:, 0].reshape(n, -1)
+    for p in range(1, y.shape[1]):
+        dx_flat[:, p * wp:p * wp + block] += y[:, p].reshape(n, -1)
 
 
 def conv2d_forward_naive(x, w, b, stride=1, padding=0):
@@ -722,18 +816,21 @@ def conv2d_forward_naive(x, w, b, stride=1, padding=0):
     covers. Arguments and results as in :func:`conv2d_forward` (the same
     cache keys).
     """
-    x, w, b, stride, padding = _conv_inputs(x, w, b, stride, padding, "conv2d_forward_naive")
+    where = "conv2d_forward_naive"
+    x, w, b, stride, padding = _conv_inputs(x, w, b, stride, padding, where)
     n_images = x.shape[0]
     n_filters, _, kh, kw = w.shape
     h_out, w_out = _output_hw(x.shape, kh, kw, stride, padding)
     x_padded = _pad(x, padding)
     out = np.zeros((n_images, n_filters, h_out, w_out), dtype=x.dtype)
-    for n in range(n_images):
-        for f in range(n_filters):
-            for i in range(h_out):
-                for j in range(w_out):
-                    window = x_padded[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
-                    out[n, f, i, j] = np.sum(window * w[f]) + (0.0 if b is None else b[f])
+    with np.errstate(over="ignore", invalid="ignore"):   # overflow: checked below
+        for n in range(n_images):
+            for f in range(n_filters):
+                for i in range(h_out):
+                    for j in range(w_out):
+                        window = x_padded[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+                        out[n, f, i, j] = np.sum(window * w[f]) + (0.0 if b is None else b[f])
+    _check_no_overflow([("the output", out)], [("x", x), ("w", w), ("b", b)], where)
     cache = {"x": x, "w": w, "b": b, "stride": stride, "padding": padding}
     return out, cache
 
@@ -760,25 +857,29 @@ def conv2d_backward_naive(dout, cache):
     n_images = x.shape[0]
     n_filters, _, kh, kw = w.shape
     h_out, w_out = _output_hw(x.shape, kh, kw, stride, padding)
-    dout = _check_dout(dout, (n_images, n_filters, h_out, w_out), "conv2d_backward_naive")
+    where = "conv2d_backward_naive"
+    dout = _check_dout(dout, (n_images, n_filters, h_out, w_out), where)
     dtype = np.result_type(dout, x)
     x_padded = _pad(x, padding)
     dx_padded = np.zeros(x_padded.shape, dtype=dtype)
     dw = np.zeros(w.shape, dtype=dtype)
     db = None if b is None else np.zeros(b.shape, dtype=dtype)
-    for n in range(n_images):
-        for f in range(n_filters):
-            for i in range(h_out):
-                for j in range(w_out):
-                    rows = slice(i * stride, i * stride + kh)
-                    cols = slice(j * stride, j * stride + kw)
-                    g = dout[n, f, i, j]
-                    dx_padded[n, :, rows, cols] += g * w[f]
-                    dw[f] += g * x_padded[n, :, rows, cols]
-                    if db is not None:
-                        db[f] += g
+    with np.errstate(over="ignore", invalid="ignore"):   # overflow: checked below
+        for n in range(n_images):
+            for f in range(n_filters):
+                for i in range(h_out):
+                    for j in range(w_out):
+                        rows = slice(i * stride, i * stride + kh)
+                        cols = slice(j * stride, j * stride + kw)
+                        g = dout[n, f, i, j]
+                        dx_padded[n, :, rows, cols] += g * w[f]
+                        dw[f] += g * x_padded[n, :, rows, cols]
+                        if db is not None:
+                            db[f] += g
     h, w_in = x.shape[2:]
     dx = dx_padded[:, :, padding:padding + h, padding:padding + w_in].copy()
+    _check_no_overflow([("dx", dx), ("dw", dw), ("db", db)],
+                       [("dout", dout), ("x", x), ("w", w)], where)
     return dx, dw, db
 
 
@@ -809,6 +910,14 @@ def maxpool2d_forward(x, size=2, stride=2):
     maximum, the **first** in row-major order (smallest :math:`p`, then smallest
     :math:`q`) is the one recorded, as ``numpy.argmax`` does.
 
+    The code loops over the :math:`K^2` window offsets :math:`(p, q)` in
+    row-major order, each a strided view of the whole batch: where entry
+    :math:`(p, q)` is strictly larger than the running maximum, it replaces
+    it and its offset :math:`pK + q` is recorded, so the first maximum stays
+    on ties. (A strided view per offset is a few whole-array operations; an
+    argmax over a last axis of length :math:`K^2` would do a little work per
+    window, many times.)
+
     Parameters
     ----------
     x : array_like, shape (N, C, H, W)
@@ -827,12 +936,20 @@ def maxpool2d_forward(x, size=2, stride=2):
         :func:`maxpool2d_backward`.
     """
     x, size, stride = _pool_inputs(x, size, stride, "maxpool2d_forward")
-    n, c = x.shape[:2]
     h_out, w_out = _output_hw(x.shape, size, size, stride, 0)
-    windows = sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
-    flat = windows.reshape(n, c, h_out, w_out, size * size)   # entry p*K + q
-    argmax = np.argmax(flat, axis=-1)                         # first maximum on ties
-    out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+    h_span, w_span = stride * (h_out - 1) + 1, stride * (w_out - 1) + 1
+    out = x[:, :, 0:h_span:stride, 0:w_span:stride]           # offset (0, 0) of every window
+    argmax = np.zeros(out.shape, dtype=np.intp)
+    for p in range(size):
+        for q in range(size):
+            if p == 0 and q == 0:
+                continue
+            entry = x[:, :, p:p + h_span:stride, q:q + w_span:stride]   # offset (p, q)
+            larger = entry > out                                   # strict: first maximum wins
+            out = np.where(larger, entry, out)
+            argmax = np.where(larger, p * size + q, argmax)
+    if size == 1:
+        out = out.copy()                                       # a fresh array, not a view of x
     cache = {"x": x, "size": size, "stride": stride, "argmax": argmax}
     return out, cache
 
@@ -850,7 +967,9 @@ def maxpool2d_backward(dout, cache):
     other input gets 0. Overlapping windows that share an argmax add their
     gradients. Derived in chapter 7, equation :eq:`eq-conv-maxpool-grad`. The
     code loops over the :math:`K^2` window offsets and adds a strided slice at a
-    time, like :func:`col2im`.
+    time, like :func:`col2im`; when the windows do not overlap
+    (``stride >= size``) each pixel is in at most one window, and the slice is
+    written instead of added.
 
     Parameters
     ----------
@@ -863,15 +982,24 @@ def maxpool2d_backward(dout, cache):
     numpy.ndarray, shape (N, C, H, W)
         :math:`\partial L / \partial x`.
     """
+    where = "maxpool2d_backward"
     x, size, stride, argmax = cache["x"], cache["size"], cache["stride"], cache["argmax"]
-    dout = _check_dout(dout, argmax.shape, "maxpool2d_backward")
+    dout = _check_dout(dout, argmax.shape, where)
     h_out, w_out = argmax.shape[2:]
     dx = np.zeros(x.shape, dtype=np.result_type(dout, x))
     h_span, w_span = stride * (h_out - 1) + 1, stride * (w_out - 1) + 1
-    for p in range(size):
-        for q in range(size):
-            routed = np.where(argmax == p * size + q, dout, 0.0)
-            dx[:, :, p:p + h_span:stride, q:q + w_span:stride] += routed
+    if stride >= size:                  # no overlap: every pixel gets one gradient or none
+        for p in range(size):
+            for q in range(size):
+                routed = argmax == p * size + q
+                np.multiply(dout, routed, out=dx[:, :, p:p + h_span:stride, q:q + w_span:stride])
+        return dx
+    with np.errstate(over="ignore"):   # overlapping windows add up: checked below
+        for p in range(size):
+            for q in range(size):
+                routed = np.where(argmax == p * size + q, dout, 0.0)
+                dx[:, :, p:p + h_span:stride, q:q + w_span:stride] += routed
+    _check_no_overflow([("dx", dx)], [("dout", dout)], where)
     return dx
 
 
@@ -882,9 +1010,9 @@ def maxpool2d_forward_naive(x, size=2, stride=2):
 
     Chapter 7, equation :eq:`eq-conv-maxpool`. Ties go to the first maximum in
     row-major order, as in :func:`maxpool2d_forward`, whose arguments and
-    results (cache included) this shares for inputs without ``nan`` (a ``nan``
-    after a window's first entry is skipped by the loop's comparison but
-    returned by ``numpy.argmax``).
+    results (cache included) this shares. Both compare with a strict ``>``, so
+    they agree on ``nan`` too: a ``nan`` at a window's first entry is its
+    output, a ``nan`` after it is skipped.
     """
     x, size, stride = _pool_inputs(x, size, stride, "maxpool2d_forward_naive")
     n_images, channels = x.shape[:2]
@@ -917,13 +1045,293 @@ def maxpool2d_backward_naive(dout, cache):
     Arguments and result as in :func:`maxpool2d_backward`.
     """
     x, size, stride, argmax = cache["x"], cache["size"], cache["stride"], cache["argmax"]
-    dout = _check_dout(dout, argmax.shape, "maxpool2d_backward_naive")
+    where = "maxpool2d_backward_naive"
+    dout = _check_dout(dout, argmax.shape, where)
     dx = np.zeros(x.shape, dtype=np.result_type(dout, x))
     n_images, channels, h_out, w_out = argmax.shape
+    with np.errstate(over="ignore"):   # overlapping windows add up: checked below
+        for n in range(n_images):
+            for c in range(channels):
+                for i in range(h_out):
+                    for j in range(w_out):
+                        p, q = divmod(int(argmax[n, c, i, j]), size)
+                        dx[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
+    _check_no_overflow([("dx", dx)], [("dout", dout)], where)
+    return dx
+
+
+# --------------------------------------------------------------------------
+# Average pooling and global average pooling
+# --------------------------------------------------------------------------
+
+def _clip_rounding_overflow(out, where):
+    """``out`` with entries that rounded past the largest float set back to it.
+
+    A mean of finite numbers lies between their minimum and maximum, so it is
+    finite; the code computes it as a sum of terms already divided by the
+    window size, which cannot overflow except by the last rounding, when
+    nearly every entry is within a few ulps of the largest float. Those
+    entries are set to the largest float of the sign, the correctly rounded
+    answer up to an ulp."""
+    if not np.isfinite(out).all():
+        big = np.finfo(out.dtype).max
+        if np.isnan(out).any():  # pragma: no cover - finite terms of one sign per entry give no nan
+            raise ValueError(f"{where}: the average is not a number")
+        np.clip(out, -big, big, out=out)
+    return out
+
+
+def avgpool2d_forward(x, size=2, stride=2):
+    r"""Average pooling: the mean of each ``size`` x ``size`` window, per channel.
+
+    .. math::
+        \mathrm{out}[n, c, i, j] = \frac{1}{K^2} \sum_{p=0}^{K-1} \sum_{q=0}^{K-1}
+        x[n, c, iS + p, jS + q]
+
+    with window :math:`K =` ``size`` and stride :math:`S`, no padding, and the
+    output size :math:`H' = \lfloor (H - K)/S \rfloor + 1` of max pooling
+    (chapter 7, equations :eq:`eq-conv-avgpool` and
+    :eq:`eq-conv-output-size`). It is a convolution :eq:`eq-conv-forward` of
+    each channel on its own with the constant kernel :math:`1/K^2`, so it is
+    linear in ``x``, and it has no parameters.
+
+    The code loops over the :math:`K^2` window offsets :math:`(p, q)` and
+    adds a strided view of the whole batch at a time, each divided by
+    :math:`K^2` first, so that no partial sum can overflow (a mean of finite
+    numbers is finite; ``_clip_rounding_overflow`` handles the last
+    rounding).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W)
+        Finite numbers (``inf`` or ``nan``: ``ValueError``).
+    size : int
+        The window side :math:`K \ge 1`, at most ``H`` and ``W``.
+    stride : int
+        :math:`S \ge 1`; windows overlap when ``stride < size``.
+
+    Returns
+    -------
+    out : numpy.ndarray, shape (N, C, H', W')
+        The dtype of ``x``.
+    cache : dict
+        ``x``, ``size`` and ``stride``, for :func:`avgpool2d_backward`.
+    """
+    where = "avgpool2d_forward"
+    x, size, stride = _pool_inputs(x, size, stride, where)
+    _check_finite(x, "x", where)
+    h_out, w_out = _output_hw(x.shape, size, size, stride, 0)
+    h_span, w_span = stride * (h_out - 1) + 1, stride * (w_out - 1) + 1
+    count = size * size
+    out = np.zeros(x.shape[:2] + (h_out, w_out), dtype=x.dtype)
+    with np.errstate(over="ignore"):   # only the last rounding can overflow: clipped
+        for p in range(size):
+            for q in range(size):
+                out += x[:, :, p:p + h_span:stride, q:q + w_span:stride] / count
+    out = _clip_rounding_overflow(out, where)
+    return out, {"x": x, "size": size, "stride": stride}
+
+
+def avgpool2d_backward(dout, cache):
+    r"""The gradient of average pooling: each output's gradient, divided by :math:`K^2`,
+    goes to every entry of its window.
+
+    .. math::
+        \frac{\partial L}{\partial x[n, c, h, v]} = \frac{1}{K^2}
+        \sum_{\substack{i, j, p, q \,:\\ iS + p = h,\ jS + q = v}} \mathrm{dout}[n, c, i, j]
+
+    with :math:`0 \le p, q < K`: the chain rule :eq:`eq-conv-chain` with
+    :math:`\partial\,\mathrm{out}[n, c, i, j] / \partial x[n, c, iS + p, jS + q] = 1/K^2`
+    (chapter 7, equation :eq:`eq-conv-avgpool-grad`). A pixel in several
+    windows (``stride < size``) collects all their gradients; a pixel in no
+    window (when :math:`S` does not divide :math:`H - K`, or :math:`S > K`)
+    gets 0. The code loops over the :math:`K^2` offsets and adds a strided
+    slice at a time, like :func:`col2im`.
+
+    Parameters
+    ----------
+    dout : array_like, shape (N, C, H', W')
+        :math:`\partial L / \partial\,\mathrm{out}`, finite.
+    cache : dict
+        From :func:`avgpool2d_forward` or :func:`avgpool2d_forward_naive`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C, H, W)
+        :math:`\partial L / \partial x`, in the common dtype of ``dout`` and ``x``.
+    """
+    where = "avgpool2d_backward"
+    x, size, stride = cache["x"], cache["size"], cache["stride"]
+    h_out, w_out = _output_hw(x.shape, size, size, stride, 0)
+    dout = _check_dout(dout, x.shape[:2] + (h_out, w_out), where)
+    dx = np.zeros(x.shape, dtype=np.result_type(dout, x))
+    share = dout / (size * size)                  # what each entry of a window receives
+    h_span, w_span = stride * (h_out - 1) + 1, stride * (w_out - 1) + 1
+    with np.errstate(over="ignore"):   # at most K^2 shares per pixel: clipped if rounding overflows
+        for p in range(size):
+            for q in range(size):
+                dx[:, :, p:p + h_span:stride, q:q + w_span:stride] += share
+    return _clip_rounding_overflow(dx, where)
+
+
+def avgpool2d_forward_naive(x, size=2, stride=2):
+    r"""Average pooling with a loop over every output element: the slow reference.
+
+    .. math:: \mathrm{out}[n, c, i, j] = \frac{1}{K^2} \sum_{p, q} x[n, c, iS + p, jS + q]
+
+    Chapter 7, equation :eq:`eq-conv-avgpool`, one window at a time (each
+    entry divided by :math:`K^2`, then summed). Arguments and results as in
+    :func:`avgpool2d_forward` (the same cache keys).
+    """
+    where = "avgpool2d_forward_naive"
+    x, size, stride = _pool_inputs(x, size, stride, where)
+    _check_finite(x, "x", where)
+    n_images, channels = x.shape[:2]
+    h_out, w_out = _output_hw(x.shape, size, size, stride, 0)
+    out = np.zeros((n_images, channels, h_out, w_out), dtype=x.dtype)
+    with np.errstate(over="ignore"):
+        for n in range(n_images):
+            for c in range(channels):
+                for i in range(h_out):
+                    for j in range(w_out):
+                        window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+                        out[n, c, i, j] = np.sum(window / (size * size))
+    out = _clip_rounding_overflow(out, where)
+    return out, {"x": x, "size": size, "stride": stride}
+
+
+def avgpool2d_backward_naive(dout, cache):
+    r"""The gradient of average pooling with a loop over every output element: the slow reference.
+
+    .. math::
+        \frac{\partial L}{\partial x[n, c, iS + p, jS + q]} \mathrel{+}=
+        \frac{\mathrm{dout}[n, c, i, j]}{K^2}
+
+    for every :math:`(n, c, i, j)` and every offset :math:`0 \le p, q < K`
+    (chapter 7, equation :eq:`eq-conv-avgpool-grad`). Arguments and result as
+    in :func:`avgpool2d_backward`.
+    """
+    where = "avgpool2d_backward_naive"
+    x, size, stride = cache["x"], cache["size"], cache["stride"]
+    h_out, w_out = _output_hw(x.shape, size, size, stride, 0)
+    dout = _check_dout(dout, x.shape[:2] + (h_out, w_out), where)
+    dx = np.zeros(x.shape, dtype=np.result_type(dout, x))
+    n_images, channels = x.shape[:2]
+    with np.errstate(over="ignore"):
+        for n in range(n_images):
+            for c in range(channels):
+                for i in range(h_out):
+                    for j in range(w_out):
+                        rows = slice(i * stride, i * stride + size)
+                        cols = slice(j * stride, j * stride + size)
+                        dx[n, c, rows, cols] += dout[n, c, i, j] / (size * size)
+    return _clip_rounding_overflow(dx, where)
+
+
+def global_avgpool_forward(x):
+    r"""Global average pooling: the mean of each channel over the whole image.
+
+    .. math::
+        \mathrm{out}[n, c] = \frac{1}{H W} \sum_{h=0}^{H-1} \sum_{v=0}^{W-1} x[n, c, h, v]
+
+    (chapter 7, equation :eq:`eq-conv-global-avgpool`): average pooling
+    :eq:`eq-conv-avgpool` with a window as large as the image, flattened, so
+    ``(N, C, H, W)`` becomes ``(N, C)``, one number per feature map, whatever
+    the image size. It has no parameters. Each entry is divided by
+    :math:`HW` before the sum, so no partial sum can overflow.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W)
+        Finite numbers (``inf`` or ``nan``: ``ValueError``).
+
+    Returns
+    -------
+    out : numpy.ndarray, shape (N, C)
+        The dtype of ``x``.
+    cache : dict
+        ``x``, for :func:`global_avgpool_backward`.
+    """
+    where = "global_avgpool_forward"
+    x = as_float_array(x, "x")
+    _check_images(x, "x", where)
+    _check_finite(x, "x", where)
+    count = x.shape[2] * x.shape[3]
+    with np.errstate(over="ignore"):   # only the last rounding can overflow: clipped
+        out = np.sum(x / count, axis=(2, 3))
+    return _clip_rounding_overflow(out, where), {"x": x}
+
+
+def global_avgpool_backward(dout, cache):
+    r"""The gradient of global average pooling: every pixel of channel :math:`c` gets
+    :math:`1/(HW)` of that channel's gradient.
+
+    .. math::
+        \frac{\partial L}{\partial x[n, c, h, v]} = \frac{\mathrm{dout}[n, c]}{H W}
+
+    for every :math:`(h, v)`: each output is a sum in which every pixel of its
+    channel appears once, with weight :math:`1/(HW)` (chapter 7, equation
+    :eq:`eq-conv-global-avgpool-grad`).
+
+    Parameters
+    ----------
+    dout : array_like, shape (N, C)
+        :math:`\partial L / \partial\,\mathrm{out}`, finite.
+    cache : dict
+        From :func:`global_avgpool_forward` or :func:`global_avgpool_forward_naive`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C, H, W)
+        :math:`\partial L / \partial x`, in the common dtype of ``dout`` and ``x``,
+        a fresh array.
+    """
+    x = cache["x"]
+    dout = _check_dout(dout, x.shape[:2], "global_avgpool_backward")
+    share = dout.astype(np.result_type(dout, x)) / (x.shape[2] * x.shape[3])
+    return np.repeat(share.reshape(share.shape + (1,)), x.shape[2] * x.shape[3], axis=2).reshape(x.shape)
+
+
+def global_avgpool_forward_naive(x):
+    r"""Global average pooling with a loop over every image and channel: the slow reference.
+
+    .. math:: \mathrm{out}[n, c] = \frac{1}{H W} \sum_{h, v} x[n, c, h, v]
+
+    Chapter 7, equation :eq:`eq-conv-global-avgpool`. Arguments and results as
+    in :func:`global_avgpool_forward`.
+    """
+    where = "global_avgpool_forward_naive"
+    x = as_float_array(x, "x")
+    _check_images(x, "x", where)
+    _check_finite(x, "x", where)
+    n_images, channels, height, width = x.shape
+    out = np.zeros((n_images, channels), dtype=x.dtype)
+    with np.errstate(over="ignore"):
+        for n in range(n_images):
+            for c in range(channels):
+                total = x.dtype.type(0.0)
+                for h in range(height):
+                    for v in range(width):
+                        total += x[n, c, h, v] / (height * width)
+                out[n, c] = total
+    return _clip_rounding_overflow(out, where), {"x": x}
+
+
+def global_avgpool_backward_naive(dout, cache):
+    r"""The gradient of global average pooling, one pixel at a time: the slow reference.
+
+    .. math:: \frac{\partial L}{\partial x[n, c, h, v]} = \frac{\mathrm{dout}[n, c]}{H W}
+
+    Chapter 7, equation :eq:`eq-conv-global-avgpool-grad`. Arguments and result
+    as in :func:`global_avgpool_backward`.
+    """
+    x = cache["x"]
+    dout = _check_dout(dout, x.shape[:2], "global_avgpool_backward_naive")
+    n_images, channels, height, width = x.shape
+    dx = np.zeros(x.shape, dtype=np.result_type(dout, x))
     for n in range(n_images):
         for c in range(channels):
-            for i in range(h_out):
-                for j in range(w_out):
-                    p, q = divmod(int(argmax[n, c, i, j]), size)
-                    dx[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
+            for h in range(height):
+                for v in range(width):
+                    dx[n, c, h, v] = dout[n, c] / (height * width)
     return dx

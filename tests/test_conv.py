@@ -4,13 +4,23 @@ import itertools
 import numpy as np
 import pytest
 
+from dlmath import conv
+from dlmath.backprop import linear_backward, linear_forward
 from dlmath.conv import (
+    avgpool2d_backward,
+    avgpool2d_backward_naive,
+    avgpool2d_forward,
+    avgpool2d_forward_naive,
     col2im,
     conv2d_backward,
     conv2d_backward_naive,
     conv2d_forward,
     conv2d_forward_naive,
     conv_output_size,
+    global_avgpool_backward,
+    global_avgpool_backward_naive,
+    global_avgpool_forward,
+    global_avgpool_forward_naive,
     im2col,
     im2col_naive,
     maxpool2d_backward,
@@ -92,6 +102,62 @@ def distinct_values(shape, seed):
     rng = np.random.default_rng(seed)
     size = int(np.prod(shape))
     return (rng.permutation(size) * 0.01 - size * 0.005).reshape(shape)
+
+
+# At stride 1, conv2d_forward and conv2d_backward go through the batch a chunk
+# of images at a time (as many as fit in conv._CHUNK_BYTES of patches). The
+# tests that use the `route` fixture run with the whole batch in one chunk (the
+# tiny test batches), with one image per chunk, and with two images per chunk
+# (so that the last chunk of an odd batch is a partial one).
+ROUTES = {
+    "one-chunk": None,
+    "one-image-per-chunk": lambda n_images, bytes_per_image: 1,
+    "two-images-per-chunk": lambda n_images, bytes_per_image: min(n_images, 2),
+}
+
+
+@pytest.fixture(params=sorted(ROUTES))
+def route(request, monkeypatch):
+    if ROUTES[request.param] is not None:
+        monkeypatch.setattr(conv, "_images_per_chunk", ROUTES[request.param])
+    return request.param
+
+
+def test_chunks_hold_as_many_images_as_fit_in_the_budget():
+    budget = conv._CHUNK_BYTES
+    assert conv._images_per_chunk(1437, budget // 100) == 100
+    assert conv._images_per_chunk(32, budget // 100) == 32           # at most the batch
+    assert conv._images_per_chunk(32, 10 * budget) == 1              # at least one image
+    # the benchmark's images (16 channels of 32 x 32, 3 x 3, padding 1): one at a time;
+    # chapter 14's 8 x 8 digits: a batch of 32 in one chunk
+    per_image = (3 * 3 * 16 + 1) * 32 * 34 * 8
+    assert conv._images_per_chunk(32, per_image) == 1
+    assert conv._images_per_chunk(32, (3 * 3 * 1 + 1) * 8 * 10 * 8) == 32
+
+
+@pytest.mark.usefixtures("route")
+def test_a_large_batch_of_small_images_goes_through_in_several_chunks():
+    x, w, b, stride, padding = conv_data((300, 3, 8, 8, 4, 3, 3, 1, 1), seed=59)
+    per_image = (3 * 3 * 3 + 1) * 8 * 10 * 8
+    assert per_image * 300 > conv._CHUNK_BYTES        # several chunks even without the fixture
+    out, cache = conv2d_forward(x, w, b, stride, padding)
+    expected, naive_cache = conv2d_forward_naive(x[:7], w, b, stride, padding)
+    np.testing.assert_allclose(out[:7], expected, rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    # every image on its own gives the same output and gradients as the batch
+    dout = np.random.default_rng(58).standard_normal(out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+    dw_sum, db_sum = np.zeros_like(dw), np.zeros_like(db)
+    for n in (0, 150, 299):
+        out_n, cache_n = conv2d_forward(x[n:n + 1], w, b, stride, padding)
+        np.testing.assert_allclose(out[n:n + 1], out_n, rtol=ORDER_RTOL, atol=ORDER_ATOL)
+        dx_n, _, _ = conv2d_backward(dout[n:n + 1], cache_n)
+        np.testing.assert_allclose(dx[n:n + 1], dx_n, rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    for n in range(300):
+        _, dw_n, db_n = conv2d_backward(dout[n:n + 1], conv2d_forward(x[n:n + 1], w, b, 1, 1)[1])
+        dw_sum += dw_n
+        db_sum += db_n
+    np.testing.assert_allclose(dw, dw_sum, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(db, db_sum, rtol=1e-10, atol=1e-10)
 
 
 # ------------------------------------------------------------ conv_output_size
@@ -220,6 +286,7 @@ def test_col2im_accepts_any_memory_order():
 
 # ------------------------------------------------------------- conv forward
 
+@pytest.mark.usefixtures("route")
 def test_conv_is_cross_correlation_without_kernel_flip():
     x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
     w = np.array([[[[1.0, 0.0], [0.0, 0.0]]]])  # picks the top-left of each window
@@ -228,6 +295,7 @@ def test_conv_is_cross_correlation_without_kernel_flip():
     np.testing.assert_array_equal(out[0, 0], [[1.0, 2.0], [4.0, 5.0]])
 
 
+@pytest.mark.usefixtures("route")
 def test_conv_hand_example_with_bias_stride_and_padding():
     x = np.ones((1, 1, 3, 3))
     w = np.ones((1, 1, 3, 3))
@@ -238,6 +306,7 @@ def test_conv_hand_example_with_bias_stride_and_padding():
 
 @pytest.mark.parametrize("config", ALL_CONV_CONFIGS)
 @pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.usefixtures("route")
 def test_conv_forward_matches_naive(config, with_bias):
     x, w, b, stride, padding = conv_data(config, seed=6, with_bias=with_bias)
     out, _ = conv2d_forward(x, w, b, stride, padding)
@@ -249,6 +318,7 @@ def test_conv_forward_matches_naive(config, with_bias):
     np.testing.assert_allclose(out, expected, rtol=ORDER_RTOL, atol=ORDER_ATOL)
 
 
+@pytest.mark.usefixtures("route")
 def test_conv_forward_does_not_modify_its_inputs():
     x, w, b, stride, padding = conv_data(CONV_CONFIGS[4], seed=7)
     copies = x.copy(), w.copy(), b.copy()
@@ -261,6 +331,7 @@ def test_conv_forward_does_not_modify_its_inputs():
 
 @pytest.mark.parametrize("config", ALL_CONV_CONFIGS)
 @pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.usefixtures("route")
 def test_conv_backward_matches_naive(config, with_bias):
     x, w, b, stride, padding = conv_data(config, seed=8, with_bias=with_bias)
     out, cache = conv2d_forward(x, w, b, stride, padding)
@@ -278,6 +349,7 @@ def test_conv_backward_matches_naive(config, with_bias):
         assert db is None and ndb is None
 
 
+@pytest.mark.usefixtures("route")
 def test_conv_backward_accepts_the_naive_cache():
     x, w, b, stride, padding = conv_data(CONV_CONFIGS[10], seed=10)
     out, cache = conv2d_forward(x, w, b, stride, padding)
@@ -288,6 +360,7 @@ def test_conv_backward_accepts_the_naive_cache():
 
 
 @pytest.mark.parametrize("config", GRADCHECK_CONFIGS)
+@pytest.mark.usefixtures("route")
 def test_conv_gradients_match_finite_differences(config):
     x, w, b, stride, padding = conv_data(config, seed=12)
     out, cache = conv2d_forward(x, w, b, stride, padding)
@@ -305,6 +378,7 @@ def test_conv_gradients_match_finite_differences(config):
     assert rel_error(db, numerical_gradient(loss, b, eps=1e-3)) < 1e-7
 
 
+@pytest.mark.usefixtures("route")
 def test_conv_gradient_of_a_uniform_kernel_counts_window_coverage():
     # L = sum(out) with w = ones: dL/dx[h, v] = number of windows covering (h, v)
     x = np.zeros((1, 1, 3, 3))
@@ -381,6 +455,7 @@ def test_maxpool_overlapping_windows_add_their_gradients():
 
 # -------------------------------------------------------------- dtypes, extremes
 
+@pytest.mark.usefixtures("route")
 def test_float32_stays_float32():
     rng = np.random.default_rng(17)
     x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
@@ -402,6 +477,7 @@ def test_float32_stays_float32():
         assert backward(np.ones_like(out), cache).dtype == np.float32
 
 
+@pytest.mark.usefixtures("route")
 def test_float32_agrees_with_float64():
     x, w, b, stride, padding = conv_data(CONV_CONFIGS[13], seed=18)
     out64, _ = conv2d_forward(x, w, b, stride, padding)
@@ -410,6 +486,7 @@ def test_float32_agrees_with_float64():
     np.testing.assert_allclose(out32, out64, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.usefixtures("route")
 def test_integer_input_becomes_float64():
     x = np.arange(16).reshape(1, 1, 4, 4)
     out, cache = conv2d_forward(x, np.ones((1, 1, 2, 2), dtype=int), np.zeros(1, dtype=int))
@@ -420,6 +497,7 @@ def test_integer_input_becomes_float64():
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e150])
+@pytest.mark.usefixtures("route")
 def test_conv_extreme_magnitudes_stay_finite(scale):
     # products of order scale**2 stay within float64 (1e300), so the result must be finite
     x, w, b, stride, padding = conv_data(CONV_CONFIGS[5], seed=19)
@@ -454,6 +532,7 @@ def stride1_data(config, seed, with_bias=True):
 
 
 @pytest.mark.parametrize("config", STRIDE1_CONFIGS)
+@pytest.mark.usefixtures("route")
 def test_stride1_forward_is_the_im2col_matrix_product(config):
     # equation eq-conv-as-matmul, built from the public im2col: an independent
     # route to the same numbers
@@ -468,6 +547,7 @@ def test_stride1_forward_is_the_im2col_matrix_product(config):
 
 
 @pytest.mark.parametrize("config", STRIDE1_CONFIGS)
+@pytest.mark.usefixtures("route")
 def test_stride1_backward_is_the_adjoint_of_the_forward(config):
     # <conv(x, w), G> is linear in x and in w, so for every x', w':
     # <conv(x', w), G> = <x', dx> and <conv(x, w'), G> = <w', dw> (bias-free)
@@ -494,6 +574,7 @@ STRIDE1_GRADCHECK_CONFIGS = [
 
 
 @pytest.mark.parametrize("config", STRIDE1_GRADCHECK_CONFIGS)
+@pytest.mark.usefixtures("route")
 def test_stride1_gradients_match_finite_differences(config):
     x, w, b, stride, padding = stride1_data(config, seed=36)
     out, cache = conv2d_forward(x, w, b, stride, padding)
@@ -509,6 +590,7 @@ def test_stride1_gradients_match_finite_differences(config):
 
 
 @pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.usefixtures("route")
 def test_conv_backward_accepts_the_naive_cache_for_both_paths(stride):
     x, w, b, _, padding = conv_data((3, 2, 6, 5, 4, 3, 2, stride, 1), seed=38)
     out, cache = conv2d_forward(x, w, b, stride, padding)
@@ -520,6 +602,7 @@ def test_conv_backward_accepts_the_naive_cache_for_both_paths(stride):
 
 
 @pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.usefixtures("route")
 def test_conv_accepts_non_contiguous_inputs(stride):
     rng = np.random.default_rng(40)
     x_big = rng.standard_normal((3, 6, 7, 4))
@@ -537,6 +620,7 @@ def test_conv_accepts_non_contiguous_inputs(stride):
 
 
 @pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.usefixtures("route")
 def test_conv_results_are_fresh_arrays(stride):
     # the stride-1 path reuses work buffers inside a call: no result may be one
     x, w, b, _, padding = conv_data((3, 2, 5, 6, 3, 3, 2, stride, 1), seed=41)
@@ -554,6 +638,7 @@ def test_conv_results_are_fresh_arrays(stride):
 
 
 @pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.usefixtures("route")
 def test_conv_backward_does_not_modify_its_inputs(stride):
     x, w, b, _, padding = conv_data((2, 3, 6, 6, 2, 3, 3, stride, 2), seed=42)
     out, cache = conv2d_forward(x, w, b, stride, padding)
@@ -565,6 +650,7 @@ def test_conv_backward_does_not_modify_its_inputs(stride):
 
 
 @pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.usefixtures("route")
 def test_float32_stays_float32_on_both_paths(stride):
     rng = np.random.default_rng(44)
     x = rng.standard_normal((3, 2, 6, 5)).astype(np.float32)
@@ -584,6 +670,7 @@ def test_float32_stays_float32_on_both_paths(stride):
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("layer_dtype, dout_dtype",
                          [(np.float32, np.float64), (np.float64, np.float32)])
+@pytest.mark.usefixtures("route")
 def test_mixed_dtypes_give_gradients_in_the_common_dtype(stride, layer_dtype, dout_dtype):
     rng = np.random.default_rng(45)
     x = rng.standard_normal((2, 2, 5, 5)).astype(layer_dtype)
@@ -596,6 +683,7 @@ def test_mixed_dtypes_give_gradients_in_the_common_dtype(stride, layer_dtype, do
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e150])
+@pytest.mark.usefixtures("route")
 def test_stride1_extreme_magnitudes_stay_finite(scale):
     x, w, b, stride, padding = stride1_data(STRIDE1_CONFIGS[6], seed=46)
     out, cache = conv2d_forward(x * scale, w * scale, b * scale, stride, padding)
@@ -734,3 +822,335 @@ def test_non_numeric_input_is_rejected():
         conv2d_forward(np.zeros((1, 1, 2, 2)), [[[["a"]]]], None)
     with pytest.raises(TypeError, match="x must be a real numeric array"):
         maxpool2d_forward(np.full((1, 1, 2, 2), "a"))
+
+
+# ------------------------------------------- 1 x 1 and stride-2 convolutions
+
+@pytest.mark.usefixtures("route")
+@pytest.mark.parametrize("padding", [0, 1])
+def test_1x1_convolution_is_a_linear_layer_on_every_pixel(padding):
+    # out[n, :, h, v] = W x[n, :, h, v] + b: chapter 5's linear layer applied to
+    # the (N*H*W, C) matrix of pixels, with weights w[:, :, 0, 0]^T (zero padding
+    # only adds border pixels whose output is the bias)
+    rng = np.random.default_rng(60)
+    x, w, b = rng.standard_normal((3, 5, 4, 6)), rng.standard_normal((7, 5, 1, 1)), rng.standard_normal(7)
+    out, cache = conv2d_forward(x, w, b, 1, padding)
+    pixels = x.transpose(0, 2, 3, 1).reshape(-1, 5)                  # (N*H*W, C)
+    lin, lin_cache = linear_forward(pixels, w[:, :, 0, 0].T, b)
+    inner = out[:, :, padding:padding + 4, padding:padding + 6]
+    np.testing.assert_allclose(inner.transpose(0, 2, 3, 1).reshape(-1, 7), lin,
+                               rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    if padding:
+        np.testing.assert_allclose(out[:, :, 0, 0], np.broadcast_to(b, (3, 7)), rtol=0, atol=0)
+    # the backward pass: the linear layer's gradients, plus the border's share of db
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+    d_inner = dout[:, :, padding:padding + 4, padding:padding + 6].transpose(0, 2, 3, 1).reshape(-1, 7)
+    ldx, ldW, _ = linear_backward(d_inner, lin_cache)
+    np.testing.assert_allclose(dx, ldx.reshape(3, 4, 6, 5).transpose(0, 3, 1, 2),
+                               rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    np.testing.assert_allclose(dw[:, :, 0, 0], ldW.T, rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), rtol=ORDER_RTOL, atol=ORDER_ATOL)
+
+
+@pytest.mark.usefixtures("route")
+@pytest.mark.parametrize("kernel, padding", [(3, 1), (2, 0), (3, 0), (1, 0)])
+def test_stride2_convolution_is_the_stride1_output_subsampled(kernel, padding):
+    # window (i, j) of stride S starts at (iS, jS): the stride-1 window (iS, jS)
+    rng = np.random.default_rng(61)
+    x = rng.standard_normal((2, 3, 7, 8))
+    w, b = rng.standard_normal((4, 3, kernel, kernel)), rng.standard_normal(4)
+    out2, _ = conv2d_forward(x, w, b, 2, padding)
+    out1, _ = conv2d_forward(x, w, b, 1, padding)
+    np.testing.assert_allclose(out2, out1[:, :, ::2, ::2], rtol=ORDER_RTOL, atol=ORDER_ATOL)
+
+
+@pytest.mark.usefixtures("route")
+@pytest.mark.parametrize("config", [
+    (2, 3, 4, 5, 4, 1, 1, 1, 0),    # 1 x 1
+    (2, 2, 3, 4, 3, 1, 1, 1, 1),    # 1 x 1 with padding
+    (2, 3, 4, 4, 2, 1, 1, 2, 0),    # 1 x 1, stride 2
+    (2, 2, 6, 7, 3, 3, 3, 2, 1),    # 3 x 3, stride 2, padding 1
+    (1, 2, 8, 8, 2, 2, 2, 2, 0),    # 2 x 2, stride 2: windows tile the image
+])
+def test_1x1_and_stride2_gradients_match_finite_differences(config):
+    x, w, b, stride, padding = conv_data(config, seed=62)
+    out, cache = conv2d_forward(x, w, b, stride, padding)
+    dout = np.random.default_rng(63).standard_normal(out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+
+    def loss(_):  # affine in x, w and b: the step only trades rounding error
+        return np.sum(conv2d_forward(x, w, b, stride, padding)[0] * dout)
+
+    for analytic, arr in [(dx, x), (dw, w), (db, b)]:
+        assert rel_error(analytic, numerical_gradient(loss, arr, eps=1e-3)) < 1e-7
+
+
+# ------------------------------------------------------ non-finite, overflow
+
+@pytest.mark.usefixtures("route")
+@pytest.mark.parametrize("forward", [conv2d_forward, conv2d_forward_naive])
+@pytest.mark.parametrize("name", ["x", "w", "b"])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_forward_rejects_inf_and_nan(forward, name, bad, stride):
+    x, w, b, _, padding = conv_data((2, 2, 5, 5, 3, 3, 3, stride, 1), seed=64)
+    args = {"x": x, "w": w, "b": b}
+    args[name] = args[name].copy()
+    args[name].flat[1] = bad
+    with pytest.raises(ValueError, match=rf"{forward.__name__}: {name} \(shape .*\) has 1 entry "
+                                         "that is inf or nan"):
+        forward(args["x"], args["w"], args["b"], stride, padding)
+
+
+@pytest.mark.usefixtures("route")
+@pytest.mark.parametrize("backward", [conv2d_backward, conv2d_backward_naive])
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_conv_backward_rejects_inf_and_nan_gradients(backward, bad):
+    x, w, b, stride, padding = conv_data((2, 2, 5, 5, 3, 3, 3, 1, 1), seed=65)
+    out, cache = conv2d_forward(x, w, b, stride, padding)
+    dout = np.ones_like(out)
+    dout[1, 2, 3, 4] = bad
+    with pytest.raises(ValueError, match="dout .* inf or nan"):
+        backward(dout, cache)
+
+
+@pytest.mark.usefixtures("route")
+@pytest.mark.parametrize("forward", [conv2d_forward, conv2d_forward_naive])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e200), (np.float32, 1e20)])
+def test_conv_forward_overflow_is_a_clear_error(forward, stride, dtype, big):
+    # finite inputs whose products (1e400, 1e40) exceed the largest float
+    x = np.full((2, 2, 5, 5), big, dtype=dtype)
+    w = np.full((3, 2, 3, 3), big, dtype=dtype)
+    with pytest.raises(ValueError, match=f"the output overflows {np.dtype(dtype).name}"):
+        forward(x, w, None, stride, 1)
+
+
+@pytest.mark.usefixtures("route")
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_forward_of_large_finite_values_that_fit_is_not_an_error(stride):
+    # issue 10: 1e200 input with weights of order 1 is finite and must stay so
+    x, w, b, _, padding = conv_data((2, 2, 5, 5, 3, 3, 3, stride, 1), seed=66)
+    out, cache = conv2d_forward(x * 1e200, w, b, stride, padding)
+    expected, _ = conv2d_forward_naive(x * 1e200, w, b, stride, padding)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=0)
+    for g in conv2d_backward(np.ones_like(out), cache):
+        assert np.all(np.isfinite(g))
+
+
+@pytest.mark.usefixtures("route")
+@pytest.mark.parametrize("backward", [conv2d_backward, conv2d_backward_naive])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_backward_overflow_is_a_clear_error(backward, stride):
+    # dw = sum dout * x: 1e200 * 1e200 overflows although every input is finite
+    x = np.full((2, 2, 5, 5), 1e200)
+    w = np.ones((3, 2, 3, 3))
+    out, cache = conv2d_forward(x, w, None, stride, 1)
+    with pytest.raises(ValueError, match="dw overflows float64"):
+        backward(np.full(out.shape, 1e200), cache)
+
+
+# ---------------------------------------------------------- average pooling
+
+def test_avgpool_hand_example():
+    x = np.array([[1.0, 3.0, 2.0, 0.0],
+                  [4.0, 2.0, 1.0, 5.0],
+                  [0.0, 1.0, 7.0, 6.0],
+                  [2.0, 9.0, 8.0, 3.0]]).reshape(1, 1, 4, 4)
+    out, cache = avgpool2d_forward(x)
+    np.testing.assert_array_equal(out[0, 0], [[2.5, 2.0], [3.0, 6.0]])
+    dx = avgpool2d_backward(np.array([[[[4.0, 8.0], [12.0, 16.0]]]]), cache)
+    np.testing.assert_array_equal(dx[0, 0], [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]])
+
+
+@pytest.mark.parametrize("config", POOL_CONFIGS)
+def test_avgpool_matches_naive(config):
+    n, c, h, w, size, stride = config
+    rng = np.random.default_rng(67)
+    x = rng.standard_normal((n, c, h, w))
+    out, cache = avgpool2d_forward(x, size, stride)
+    expected, naive_cache = avgpool2d_forward_naive(x, size, stride)
+    assert out.shape == (n, c, conv_output_size(h, size, stride), conv_output_size(w, size, stride))
+    np.testing.assert_allclose(out, expected, rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    dout = rng.standard_normal(out.shape)
+    dx = avgpool2d_backward(dout, cache)
+    np.testing.assert_allclose(dx, avgpool2d_backward_naive(dout, naive_cache),
+                               rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    np.testing.assert_allclose(dx, avgpool2d_backward(dout, naive_cache), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("config", POOL_CONFIGS)
+def test_avgpool_is_a_depthwise_convolution_with_the_constant_kernel(config):
+    # each channel on its own, convolved with 1/K^2 everywhere, stride S
+    n, c, h, w, size, stride = config
+    x = np.random.default_rng(68).standard_normal((n, c, h, w))
+    kernel = np.full((1, 1, size, size), 1.0 / size ** 2)
+    expected = np.concatenate(
+        [conv2d_forward(x[:, ch:ch + 1], kernel, None, stride)[0] for ch in range(c)], axis=1)
+    np.testing.assert_allclose(avgpool2d_forward(x, size, stride)[0], expected,
+                               rtol=ORDER_RTOL, atol=ORDER_ATOL)
+
+
+@pytest.mark.parametrize("config", POOL_CONFIGS)
+def test_avgpool_gradient_matches_finite_differences(config):
+    n, c, h, w, size, stride = config
+    rng = np.random.default_rng(69)
+    x = rng.standard_normal((n, c, h, w))
+    out, cache = avgpool2d_forward(x, size, stride)
+    dout = rng.standard_normal(out.shape)
+    dx = avgpool2d_backward(dout, cache)
+    # L = <avgpool(x), dout> is linear in x: no truncation error for any step
+    numeric = numerical_gradient(lambda _: np.sum(avgpool2d_forward(x, size, stride)[0] * dout),
+                                 x, eps=1e-3)
+    assert rel_error(dx, numeric) < 1e-7
+
+
+def test_avgpool_overlapping_windows_add_and_uncovered_pixels_get_zero():
+    x = np.zeros((1, 1, 3, 3))
+    _, cache = avgpool2d_forward(x, size=2, stride=1)        # four overlapping windows
+    dx = avgpool2d_backward(np.full((1, 1, 2, 2), 4.0), cache)
+    np.testing.assert_array_equal(dx[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+    _, cache = avgpool2d_forward(np.zeros((1, 1, 5, 5)), size=2, stride=2)   # row/column 4 in no window
+    dx = avgpool2d_backward(np.ones((1, 1, 2, 2)), cache)
+    np.testing.assert_array_equal(dx[0, 0, 4], 0.0)
+    np.testing.assert_array_equal(dx[0, 0, :, 4], 0.0)
+    np.testing.assert_array_equal(dx[0, 0, :4, :4], 0.25)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [2, 3, 5])
+def test_avgpool_of_the_largest_floats_is_finite(dtype, size):
+    # each term is divided by K^2 before the sum; the last rounding can still
+    # pass the largest float (9 * fl(max / 9) > max), and is clipped back
+    big = np.finfo(dtype).max
+    x = np.full((1, 2, size, size), big, dtype=dtype)
+    x[0, 1] = -big
+    for forward in (avgpool2d_forward, avgpool2d_forward_naive):
+        out, cache = forward(x, size, size)
+        np.testing.assert_array_equal(out[0, :, 0, 0], np.array([big, -big], dtype=dtype))
+        assert out.dtype == dtype
+    dx = avgpool2d_backward(np.full((1, 2, 1, 1), big, dtype=dtype), cache)
+    assert np.all(np.isfinite(dx))
+    out, _ = global_avgpool_forward(x)
+    np.testing.assert_array_equal(out[0], np.array([big, -big], dtype=dtype))
+    np.testing.assert_array_equal(global_avgpool_forward_naive(x)[0][0], np.array([big, -big], dtype=dtype))
+
+
+def test_global_avgpool_hand_example():
+    x = np.arange(12.0).reshape(1, 3, 2, 2)          # channel means 1.5, 5.5, 9.5
+    out, cache = global_avgpool_forward(x)
+    np.testing.assert_array_equal(out, [[1.5, 5.5, 9.5]])
+    dx = global_avgpool_backward(np.array([[4.0, 8.0, -4.0]]), cache)
+    np.testing.assert_array_equal(dx[0], [np.full((2, 2), 1.0), np.full((2, 2), 2.0), np.full((2, 2), -1.0)])
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 4, 5), (3, 2, 7, 1), (2, 4, 8, 8)])
+def test_global_avgpool_matches_naive_and_mean(shape):
+    rng = np.random.default_rng(70)
+    x = rng.standard_normal(shape)
+    out, cache = global_avgpool_forward(x)
+    assert out.shape == shape[:2]
+    expected, naive_cache = global_avgpool_forward_naive(x)
+    np.testing.assert_allclose(out, expected, rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    np.testing.assert_allclose(out, x.mean(axis=(2, 3)), rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    # average pooling with a window as large as the image, flattened
+    np.testing.assert_allclose(out, avgpool2d_forward(x, shape[2], 1)[0][:, :, 0, 0]
+                               if shape[2] == shape[3] else out, rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    dout = rng.standard_normal(out.shape)
+    dx = global_avgpool_backward(dout, cache)
+    np.testing.assert_allclose(dx, global_avgpool_backward_naive(dout, naive_cache),
+                               rtol=ORDER_RTOL, atol=ORDER_ATOL)
+    assert dx.shape == shape and dx.flags.c_contiguous and not np.shares_memory(dx, dout)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (1, 2, 3, 3)])
+def test_global_avgpool_gradient_matches_finite_differences(shape):
+    rng = np.random.default_rng(71)
+    x = rng.standard_normal(shape)
+    out, cache = global_avgpool_forward(x)
+    dout = rng.standard_normal(out.shape)
+    numeric = numerical_gradient(lambda _: np.sum(global_avgpool_forward(x)[0] * dout), x, eps=1e-3)
+    assert rel_error(global_avgpool_backward(dout, cache), numeric) < 1e-7
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pooling_keeps_the_dtype_and_leaves_inputs_alone(dtype):
+    rng = np.random.default_rng(72)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
+    x_copy = x.copy()
+    for forward, backward in [(avgpool2d_forward, avgpool2d_backward),
+                              (avgpool2d_forward_naive, avgpool2d_backward_naive),
+                              (lambda a: global_avgpool_forward(a), global_avgpool_backward),
+                              (lambda a: global_avgpool_forward_naive(a), global_avgpool_backward_naive)]:
+        out, cache = forward(x)
+        assert out.dtype == dtype
+        dout = np.ones_like(out)
+        dout_copy = dout.copy()
+        assert backward(dout, cache).dtype == dtype
+        np.testing.assert_array_equal(x, x_copy)
+        np.testing.assert_array_equal(dout, dout_copy)
+    assert avgpool2d_forward(np.ones((1, 1, 2, 2), dtype=int))[0].dtype == np.float64
+
+
+@pytest.mark.parametrize("forward", [avgpool2d_forward, avgpool2d_forward_naive,
+                                     global_avgpool_forward, global_avgpool_forward_naive])
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_average_pooling_rejects_inf_and_nan(forward, bad):
+    x = np.ones((1, 2, 4, 4))
+    x[0, 1, 2, 3] = bad
+    with pytest.raises(ValueError, match="x .* inf or nan"):
+        forward(x)
+
+
+def test_average_pooling_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"avgpool2d_forward: pooling window .* larger"):
+        avgpool2d_forward(np.ones((1, 1, 3, 3)), size=4)
+    with pytest.raises(ValueError, match=r"must be 4-D"):
+        global_avgpool_forward(np.ones((3, 3)))
+    _, cache = avgpool2d_forward(np.ones((2, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"dout has shape \(2, 1, 4, 4\); expected \(2, 1, 2, 2\)"):
+        avgpool2d_backward(np.ones((2, 1, 4, 4)), cache)
+    _, cache = global_avgpool_forward(np.ones((2, 3, 4, 4)))
+    with pytest.raises(ValueError, match=r"dout has shape \(2, 3, 1, 1\); expected \(2, 3\)"):
+        global_avgpool_backward(np.ones((2, 3, 1, 1)), cache)
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        avgpool2d_forward(np.ones((1, 1, 4, 4)), 2, 0)
+
+
+# ------------------------------------------------------- max pooling and nan
+
+def test_maxpool_fast_and_naive_agree_on_nan():
+    # both compare with a strict >: a nan first in its window is the output,
+    # a nan later in the window is skipped
+    x = np.array([[[[np.nan, 5.0, 1.0, np.nan],
+                    [2.0, 3.0, 4.0, 0.0]]]])
+    out, cache = maxpool2d_forward(x)
+    expected, naive_cache = maxpool2d_forward_naive(x)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(cache["argmax"], naive_cache["argmax"])
+    assert np.isnan(out[0, 0, 0, 0]) and out[0, 0, 0, 1] == 4.0
+
+
+def test_maxpool_backward_rejects_inf_gradients_and_reports_overflow():
+    x = np.zeros((1, 1, 3, 3))
+    x[0, 0, 1, 1] = 1.0                     # the maximum of all four overlapping windows
+    _, cache = maxpool2d_forward(x, size=2, stride=1)
+    with pytest.raises(ValueError, match="dout .* inf or nan"):
+        maxpool2d_backward(np.full((1, 1, 2, 2), np.inf), cache)
+    for backward in (maxpool2d_backward, maxpool2d_backward_naive):
+        with pytest.raises(ValueError, match="dx overflows float64"):
+            backward(np.full((1, 1, 2, 2), 1e308), cache)
+
+
+@pytest.mark.parametrize("size, stride", [(1, 1), (1, 2), (2, 2), (3, 1)])
+def test_maxpool_results_are_fresh_arrays_and_inputs_are_left_alone(size, stride):
+    x = distinct_values((2, 3, 6, 6), seed=73)
+    x_copy = x.copy()
+    out, cache = maxpool2d_forward(x, size, stride)
+    dout = np.ones_like(out)
+    dx = maxpool2d_backward(dout, cache)
+    assert not np.shares_memory(out, x) and not np.shares_memory(dx, dout)
+    assert out.flags.c_contiguous and dx.flags.c_contiguous
+    np.testing.assert_array_equal(x, x_copy)
+    np.testing.assert_array_equal(dout, 1.0)
