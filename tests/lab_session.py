@@ -225,23 +225,33 @@ def slider_handles(page, cell):
         ".querySelectorAll('.widget-slider .noUi-handle').length", cell)
 
 
+#: The picture a live slider shows: the visible frame of its stack of frames.
+VISIBLE_FRAME_JS = """index => {
+  const cell = window.jupyterapp.shell.currentWidget.content.widgets[index].node;
+  const shown = [...cell.querySelectorAll('img.widget-image')].filter(i => i.offsetParent !== null);
+  return shown.length === 1 ? shown[0].src : null;
+}"""
+
 #: Arm a measurement on the live slider of cell ``index``: the time from the next
-#: key press to the moment the slider's new picture has been decoded and painted.
+#: key press to the first animation frame after a new picture is visible and decoded.
 ARM_LATENCY_JS = """index => {
   const cell = window.jupyterapp.shell.currentWidget.content.widgets[index].node;
-  const img = cell.querySelector('img.widget-image, .widget-image img');
+  const visible = () => [...cell.querySelectorAll('img.widget-image')].filter(i => i.offsetParent !== null);
+  const before = visible().map(i => i.src).join();
   window.__dlmathLatency = new Promise((resolve, reject) => {
-    let t0 = null;
+    let t0 = null, done = false;
     const onKey = () => { if (t0 === null) t0 = performance.now(); };
     document.addEventListener('keydown', onKey, true);
-    const obs = new MutationObserver(() => {
-      obs.disconnect();
-      document.removeEventListener('keydown', onKey, true);
+    const check = () => {
+      const now = visible();
+      if (done || now.length !== 1 || now[0].src === before) return;
+      done = true; obs.disconnect(); document.removeEventListener('keydown', onKey, true);
       const painted = () => requestAnimationFrame(() => resolve(performance.now() - t0));
-      img.decode().then(painted, painted);
-    });
-    obs.observe(img, {attributes: true, attributeFilter: ['src']});
-    setTimeout(() => { obs.disconnect(); reject(new Error('the live picture did not change')); }, 10000);
+      now[0].decode().then(painted, painted);
+    };
+    const obs = new MutationObserver(check);
+    obs.observe(cell, {attributes: true, childList: true, subtree: true});
+    setTimeout(() => { if (!done) { obs.disconnect(); reject(new Error('the live picture did not change')); } }, 10000);
   });
 }"""
 
