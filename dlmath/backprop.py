@@ -7,6 +7,10 @@ gradient with respect to each input of the forward, in the same order. A whole
 network is a dict of parameters (``"W1"``, ``"b1"``, ..., ``"WL"``, ``"bL"``)
 pushed through these pairs by :func:`mlp_forward` and :func:`mlp_backward`;
 :func:`sgd_step` returns new parameters and keeps no hidden state.
+:func:`mlp_forward_checkpointed` and :func:`mlp_backward_checkpointed` compute
+the same gradients while storing only every k-th layer's input (gradient
+checkpointing: less memory for one extra forward pass), and
+:func:`dead_relu_units` finds the hidden units that a relu network cannot train.
 """
 import numbers
 
@@ -507,6 +511,160 @@ def mlp_predict(params, x, activation="relu"):
     """
     logits, _ = mlp_forward(params, x, activation)
     return np.argmax(logits, axis=1).astype(np.int64)
+
+
+# --------------------------------------------------------------------------
+# Gradient checkpointing: store every k-th layer's input, recompute the rest
+# --------------------------------------------------------------------------
+
+def mlp_forward_checkpointed(params, x, activation="relu", every=1):
+    r"""The forward pass of an MLP that stores only the input of every ``every``-th layer.
+
+    The :math:`L` layers are cut into segments of :math:`k` = ``every``
+    consecutive layers, :math:`1..k`, :math:`k+1..2k`, ... (the last segment
+    may be shorter), and only each segment's input, its *checkpoint*
+    :math:`H^{(0)} = X, H^{(k)}, H^{(2k)}, \dots`, is kept. The logits are those
+    of :func:`mlp_forward`, computed by the same operations;
+    :func:`mlp_backward_checkpointed` recomputes one segment at a time from its
+    checkpoint. Counting arrays of one layer's size :math:`(N, D)`, the memory
+    held at the peak of the backward pass is about
+
+    .. math::
+        M(k) = \Bigl\lceil \frac{L}{k} \Bigr\rceil + 2k
+        \qquad \text{instead of} \qquad M = 2L,
+
+    smallest near :math:`k = \sqrt{L/2}`, where it is about :math:`2\sqrt{2L}`,
+    for the price of one extra forward pass (every layer is evaluated twice).
+    Chapter 5, equations :eq:`eq-bp-checkpoint-memory` and
+    :eq:`eq-bp-checkpoint-optimum`.
+
+    Parameters
+    ----------
+    params : dict
+        ``"W1"``, ``"b1"``, ..., ``"WL"``, ``"bL"`` as made by :func:`init_mlp`.
+    x : array_like, shape (N, D_0)
+    activation : {"relu", "tanh", "sigmoid"}
+        The hidden activation :math:`f`.
+    every : int
+        The segment length :math:`k \ge 1`. ``every=1`` keeps every layer's
+        input (but no pre-activation); ``every >= L`` keeps only ``x``.
+
+    Returns
+    -------
+    logits : numpy.ndarray, shape (N, D_L)
+    cache : tuple
+        The checkpoints and references to the parameters, for
+        :func:`mlp_backward_checkpointed`.
+    """
+    act_forward, _ = _activation_pair(activation)
+    n_layers = _num_layers(params, "mlp_forward_checkpointed")
+    every = check_positive_int(every, "every", "mlp_forward_checkpointed")
+    layers, checkpoints = [], []
+    h = x
+    for layer in range(1, n_layers + 1):
+        z, (h_in, W, b) = linear_forward(h, params[f"W{layer}"], params[f"b{layer}"])
+        layers.append((W, b))
+        if (layer - 1) % every == 0:
+            checkpoints.append(h_in)            # the input of a segment's first layer
+        if layer == n_layers:
+            return z, (activation, every, layers, checkpoints)
+        h, _ = act_forward(z)                   # the caches are not kept
+
+
+def mlp_backward_checkpointed(dlogits, cache):
+    r"""The backward pass of :func:`mlp_forward_checkpointed`: recompute, then backpropagate.
+
+    For each segment, from the last to the first: recompute its forward pass
+    from its checkpoint, keeping the caches of its layers only; apply
+    :eq:`eq-bp-mlp-backward` through those layers,
+
+    .. math::
+        \frac{\partial L}{\partial W^{(\ell)}} = H^{(\ell-1)\top} G^{(\ell)},\qquad
+        \frac{\partial L}{\partial b^{(\ell)}} = \sum_{n} G^{(\ell)}_{n,:},\qquad
+        G^{(\ell-1)} = \bigl(G^{(\ell)} W^{(\ell)\top}\bigr) \odot f'\bigl(Z^{(\ell-1)}\bigr);
+
+    hand the gradient with respect to the segment's input to the segment
+    before it, and drop the segment's caches. The gradients are those of
+    :func:`mlp_backward`, computed by the same operations on the same numbers.
+    Chapter 5, gradient checkpointing, :eq:`eq-bp-checkpoint-memory`.
+
+    Parameters
+    ----------
+    dlogits : array_like, shape (N, D_L)
+        :math:`\partial L / \partial\,\text{logits}`.
+    cache : tuple
+        From :func:`mlp_forward_checkpointed`.
+
+    Returns
+    -------
+    dict
+        The gradients, with the keys and shapes of ``params``.
+    """
+    activation, every, layers, checkpoints = cache
+    act_forward, act_backward = _activation_pair(activation)
+    n_layers = len(layers)
+    grads = {}
+    upstream = dlogits        # dL/dZ^(L) for the last segment, dL/dH^(last) before it
+    for segment in range(len(checkpoints) - 1, -1, -1):
+        first = segment * every + 1
+        last = min(first + every - 1, n_layers)
+        h, segment_caches = checkpoints[segment], []
+        for layer in range(first, last + 1):    # 1. recompute the segment
+            W, b = layers[layer - 1]
+            z, linear_cache = linear_forward(h, W, b)
+            act_cache = None
+            if layer < n_layers:
+                h, act_cache = act_forward(z)
+            segment_caches.append((linear_cache, act_cache))
+        h = None                                # the next checkpoint again: not needed
+        if last < n_layers:                     # 2. through the activation after the segment
+            dz = act_backward(upstream, segment_caches[-1][1])
+        else:
+            dz = upstream
+        for layer in range(last, first - 1, -1):    # 3. backward through the segment
+            linear_cache, _ = segment_caches[layer - first]
+            dh, grads[f"W{layer}"], grads[f"b{layer}"] = linear_backward(dz, linear_cache)
+            if layer > first:
+                dz = act_backward(dh, segment_caches[layer - first - 1][1])
+        upstream, segment_caches = dh, None
+    return {key: grads[key] for key in _param_keys(n_layers)}
+
+
+# --------------------------------------------------------------------------
+# Dead ReLU units
+# --------------------------------------------------------------------------
+
+def dead_relu_units(params, x):
+    r"""Which hidden units of a relu MLP output 0 on every row of ``x``.
+
+    .. math::
+        \text{dead}^{(\ell)}_j = \Bigl[\, Z^{(\ell)}_{nj} \le 0 \ \text{for every } n = 1, \dots, N \,\Bigr],
+        \qquad \ell = 1, \dots, L - 1
+
+    A dead unit has :math:`\operatorname{relu}'(Z^{(\ell)}_{nj}) = 0` on every
+    example (chapter 1, :eq:`eq-relu-grad`, 0 at 0), so the gradients of its
+    incoming weights and bias on ``x`` are exactly 0, and so are those of its
+    outgoing weights (its output is 0). Chapter 5, :eq:`eq-bp-dead-unit`.
+
+    Parameters
+    ----------
+    params : dict
+        ``"W1"``, ``"b1"``, ..., ``"WL"``, ``"bL"`` as made by :func:`init_mlp`.
+    x : array_like, shape (N, D_0)
+        At least one row: the data set on which a unit is dead or not.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One boolean array of shape ``(D_l,)`` per hidden layer
+        :math:`\ell = 1, \dots, L - 1` (an empty list for a network without
+        hidden layers).
+    """
+    _, (_, layer_caches) = mlp_forward(params, x, "relu")
+    n_rows = layer_caches[0][0][0].shape[0]
+    if n_rows == 0:
+        raise ValueError("dead_relu_units: x has no rows; expected (N, D_0) with N >= 1")
+    return [np.all(z <= 0, axis=0) for _, z in layer_caches[:-1]]
 
 
 def sgd_step(params, grads, lr):

@@ -396,3 +396,216 @@ def test_spirals_without_noise_follow_the_arms():
 def test_datasets_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# --------------------------------------------------------------------------
+# gradient checkpointing, dead relu units, symmetry (chapter 5, issue 17)
+# --------------------------------------------------------------------------
+
+from dlmath import backprop as _bp  # noqa: E402  (the module, for monkeypatching and new names)
+from dlmath.losses import cross_entropy_grad  # noqa: E402
+
+
+def _net(sizes, activation, seed=0, n=9):
+    rng = np.random.default_rng(seed)
+    params = init_mlp(sizes, rng, activation)
+    for key in params:  # nonzero biases, so that their gradients are exercised
+        if key.startswith("b"):
+            params[key] = 0.3 * rng.normal(size=params[key].shape)
+    x = rng.normal(size=(n, sizes[0]))
+    labels = rng.integers(0, sizes[-1], size=n)
+    return params, x, labels
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("sizes", [[3, 2], [3, 5, 2], [2, 6, 5, 4, 7, 3]])
+@pytest.mark.parametrize("every", [1, 2, 3, 5, 50])
+def test_checkpointed_equals_mlp_backward(activation, sizes, every):
+    params, x, labels = _net(sizes, activation)
+    logits, cache = mlp_forward(params, x, activation)
+    expected = mlp_backward(cross_entropy_grad(logits, labels), cache)
+    logits_ck, cache_ck = _bp.mlp_forward_checkpointed(params, x, activation, every=every)
+    np.testing.assert_array_equal(logits_ck, logits)          # the same operations
+    grads = _bp.mlp_backward_checkpointed(cross_entropy_grad(logits_ck, labels), cache_ck)
+    assert list(grads) == list(expected)
+    for key in expected:
+        assert grads[key].shape == expected[key].shape
+        np.testing.assert_array_equal(grads[key], expected[key], err_msg=key)
+
+
+@pytest.mark.parametrize("every", [1, 2, 4])
+def test_checkpointed_numerically(every):
+    params, x, labels = _net([2, 5, 4, 3, 2], "tanh", seed=3)
+    logits, cache = _bp.mlp_forward_checkpointed(params, x, "tanh", every=every)
+    grads = _bp.mlp_backward_checkpointed(cross_entropy_grad(logits, labels), cache)
+    for key, value in params.items():
+        f = lambda _: cross_entropy(mlp_forward(params, x, "tanh")[0], labels)
+        assert rel_error(grads[key], numerical_gradient(f, value, eps=FD_STEP)) < 1e-7, key
+
+
+@pytest.mark.parametrize("n_layers, every", [(1, 1), (4, 1), (7, 2), (7, 3), (8, 8), (5, 9)])
+def test_checkpointed_keeps_only_the_checkpoints(n_layers, every):
+    sizes = [3] + [4] * (n_layers - 1) + [2]
+    params, x, _ = _net(sizes, "relu")
+    _, cache = _bp.mlp_forward_checkpointed(params, x, "relu", every=every)
+    checkpoints = cache[-1]
+    assert len(checkpoints) == -(-n_layers // every)            # ceil(L / k)
+    assert checkpoints[0] is not None and np.array_equal(checkpoints[0], x)
+    # checkpoint s is the input of layer s k + 1, i.e. H^(s k)
+    h = x
+    for layer in range(1, n_layers):
+        h = np.maximum(h @ params[f"W{layer}"] + params[f"b{layer}"], 0)
+        if layer % every == 0:
+            np.testing.assert_allclose(checkpoints[layer // every], h, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("every", [1, 2, 3, 7])
+def test_checkpointed_evaluates_every_layer_twice(monkeypatch, every):
+    # One extra forward pass, whatever k: L layer evaluations forward, L again in the backward.
+    n_layers = 7
+    params, x, labels = _net([3] + [4] * (n_layers - 1) + [2], "relu")
+    calls = []
+    original = _bp.linear_forward
+    monkeypatch.setattr(_bp, "linear_forward", lambda *a: calls.append(1) or original(*a))
+    logits, cache = _bp.mlp_forward_checkpointed(params, x, "relu", every=every)
+    assert len(calls) == n_layers
+    _bp.mlp_backward_checkpointed(cross_entropy_grad(logits, labels), cache)
+    assert len(calls) == 2 * n_layers
+
+
+def _peak_bytes(run):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        run()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_checkpointing_saves_memory_as_derived():
+    # L = 36 layers of width 32, batch 256: one activation array is 64 KiB, the parameters
+    # (and so the gradients) about 9 KiB per layer. Peak memory, in activation arrays, is
+    # about 2L without checkpoints and ceil(L/k) + 2k with them (eq-bp-checkpoint-memory),
+    # plus a few temporaries and the gradients.
+    n_layers, width, n = 36, 32, 256
+    params, x, labels = _net([2] + [width] * (n_layers - 1) + [2], "relu", n=n)
+    unit = n * width * 8
+    grad_units = sum(v.nbytes for v in params.values()) / unit
+
+    def plain():
+        logits, cache = mlp_forward(params, x, "relu")
+        mlp_backward(cross_entropy_grad(logits, labels), cache)
+
+    def checkpointed(k):
+        def run():
+            logits, cache = _bp.mlp_forward_checkpointed(params, x, "relu", every=k)
+            _bp.mlp_backward_checkpointed(cross_entropy_grad(logits, labels), cache)
+        return run
+
+    measured = _peak_bytes(plain) / unit - grad_units
+    assert 2 * n_layers - 4 <= measured <= 2 * n_layers + 8
+    for k in [1, 2, 4, 6, 9, 36]:
+        measured = _peak_bytes(checkpointed(k)) / unit - grad_units
+        model = -(-n_layers // k) + 2 * k
+        assert model - 4 <= measured <= model + 8, (k, measured, model)
+
+
+def test_checkpointed_keeps_float32_and_leaves_inputs_unchanged():
+    params, x, labels = _net([3, 4, 4, 2], "tanh")
+    params = {k: v.astype(np.float32) for k, v in params.items()}
+    x = x.astype(np.float32)
+    before = {k: v.copy() for k, v in params.items()}, x.copy()
+    logits, cache = _bp.mlp_forward_checkpointed(params, x, "tanh", every=2)
+    assert logits.dtype == np.float32
+    grads = _bp.mlp_backward_checkpointed(np.ones_like(logits), cache)
+    assert all(g.dtype == np.float32 for g in grads.values())
+    assert all(np.array_equal(params[k], before[0][k]) for k in params)
+    np.testing.assert_array_equal(x, before[1])
+
+
+@pytest.mark.parametrize("every, error, match", [
+    (0, ValueError, "every must be >= 1, got 0"),
+    (-2, ValueError, "every must be >= 1"),
+    (1.5, TypeError, "every must be an int"),
+    (True, TypeError, "every must be an int"),
+])
+def test_checkpointed_bad_every(every, error, match):
+    params, x, _ = _net([3, 4, 2], "relu")
+    with pytest.raises(error, match=match):
+        _bp.mlp_forward_checkpointed(params, x, "relu", every=every)
+
+
+def test_checkpointed_bad_inputs():
+    params, x, _ = _net([3, 4, 2], "relu")
+    with pytest.raises(ValueError, match=r"x has shape \(9, 2\) and W has shape \(3, 4\)"):
+        _bp.mlp_forward_checkpointed(params, x[:, :2], "relu")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        _bp.mlp_forward_checkpointed(params, x, "gelu")
+    with pytest.raises(ValueError, match="expected W1, b1, ..., WL, bL"):
+        _bp.mlp_forward_checkpointed({"W1": params["W1"]}, x, "relu")
+    _, cache = _bp.mlp_forward_checkpointed(params, x, "relu", every=1)
+    with pytest.raises(ValueError, match=r"dout has shape \(9, 3\); expected \(9, 2\)"):
+        _bp.mlp_backward_checkpointed(np.zeros((9, 3)), cache)
+
+
+def test_dead_relu_units_by_hand():
+    # Hidden layer 1: unit 0 is z = x1 (alive), unit 1 is z = -x1 - 1 (< 0 on the data),
+    # unit 2 is z = 0 exactly (dead: relu'(0) = 0). Layer 2 reads units 0 and 2.
+    params = {
+        "W1": np.array([[1.0, -1.0, 0.0]]), "b1": np.array([0.0, -1.0, 0.0]),
+        "W2": np.array([[1.0, -1.0], [5.0, 5.0], [2.0, 2.0]]), "b2": np.array([0.0, 0.0]),
+        "W3": np.ones((2, 2)), "b3": np.zeros(2),
+    }
+    x = np.array([[0.5], [2.0], [0.0]])
+    dead = _bp.dead_relu_units(params, x)
+    assert len(dead) == 2 and all(d.dtype == bool for d in dead)
+    np.testing.assert_array_equal(dead[0], [False, True, True])
+    np.testing.assert_array_equal(dead[1], [False, True])      # -x1 <= 0 on every row
+    # on the row x = 0 alone, unit 0 of layer 1 is dead too (z = 0)
+    np.testing.assert_array_equal(_bp.dead_relu_units(params, x[2:])[0], [True, True, True])
+    assert _bp.dead_relu_units({"W1": np.ones((1, 2)), "b1": np.zeros(2)}, x) == []
+    with pytest.raises(ValueError, match="x has no rows"):
+        _bp.dead_relu_units(params, np.zeros((0, 1)))
+
+
+def test_dead_units_get_no_gradient_and_first_layer_ones_never_change():
+    X, y = two_moons(200, 0.1, 0)
+    params = init_mlp([2, 16, 16, 2], 0, "relu")
+    params = {k: (v - 1.0 if k in ("b1", "b2") else v) for k, v in params.items()}
+    dead1, dead2 = _bp.dead_relu_units(params, X)
+    assert dead1.any() and dead2.any() and not dead1.all()
+    _, grads = mlp_loss_and_grads(params, X, y)
+    assert np.all(grads["W1"][:, dead1] == 0) and np.all(grads["b1"][dead1] == 0)
+    assert np.all(grads["W2"][dead1, :] == 0)                  # their output is 0
+    assert np.all(grads["W2"][:, dead2] == 0) and np.all(grads["b2"][dead2] == 0)
+    start = params
+    for _ in range(50):
+        params = sgd_step(params, mlp_loss_and_grads(params, X, y)[1], 0.3)
+    np.testing.assert_array_equal(params["W1"][:, dead1], start["W1"][:, dead1])
+    np.testing.assert_array_equal(params["b1"][dead1], start["b1"][dead1])
+    np.testing.assert_array_equal(_bp.dead_relu_units(params, X)[0][dead1], True)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_equal_hidden_units_stay_equal(activation):
+    # Symmetry: units with equal incoming weights, biases and outgoing weights get equal
+    # gradients (eq-bp-symmetry), so gradient descent keeps them equal.
+    X, y = two_moons(60, 0.1, 1)
+    rng = np.random.default_rng(4)
+    w, v = rng.normal(size=(2, 1)), rng.normal(size=(1, 2))
+    params = {"W1": np.repeat(w, 8, axis=1), "b1": np.full(8, 0.1), "W2": np.full((8, 8), 0.3),
+              "b2": np.full(8, -0.05), "W3": np.repeat(v, 8, axis=0), "b3": np.zeros(2)}
+    for _ in range(20):
+        loss, grads = mlp_loss_and_grads(params, X, y, activation)
+        assert np.ptp(grads["W1"], axis=1).max() < 1e-13       # equal columns (units)
+        assert np.ptp(grads["b1"]) < 1e-13 and np.ptp(grads["b2"]) < 1e-13
+        assert np.ptp(grads["W2"]) < 1e-13                      # equal rows and columns
+        assert np.ptp(grads["W3"], axis=0).max() < 1e-13       # equal rows
+        params = sgd_step(params, grads, 0.5)
+    assert np.ptp(params["W1"], axis=1).max() < 1e-12
+    assert np.ptp(params["W2"]) < 1e-12
+    assert np.ptp(params["W3"], axis=0).max() < 1e-12
+    assert not np.allclose(params["W1"], np.repeat(w, 8, axis=1))      # it did learn
