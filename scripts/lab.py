@@ -14,6 +14,8 @@
 - **Offline.** JupyterLab's news and update checks and its extension manager
   are switched off (settings overrides), so nothing is fetched from the network.
 - **Root.** In a container the reader is often root: `--allow-root` is added.
+- **Live sliders without a 40 ms stall.** The kernel's websocket sends each
+  message at once (TCP_NODELAY; `scripts/dlmath_lab_server.py`).
 
 The tests (`tests/test_lab.py`) and the benchmark of live sliders start
 JupyterLab through this script too, with their own settings and data folders.
@@ -37,6 +39,9 @@ def environment(base=None):
     """The environment JupyterLab and its kernels run in."""
     env = dict(os.environ if base is None else base)
     env["JUPYTER_PREFER_ENV_PATH"] = "1"
+    # The server imports dlmath_lab_server from this folder.
+    here = str(pathlib.Path(__file__).resolve().parent)
+    env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
@@ -59,7 +64,8 @@ def trust_notebooks(env):
 def command(extra_args=()):
     """The `jupyter lab` command line."""
     jupyter = pathlib.Path(sys.executable).with_name("jupyter")
-    args = [str(jupyter), "lab"]
+    args = [str(jupyter), "lab",
+            "--ServerApp.kernel_websocket_connection_class=dlmath_lab_server.NoDelayWebsocketConnection"]
     if not any(a.startswith("--ServerApp.root_dir=") for a in extra_args):
         args.append(f"--ServerApp.root_dir={NOTEBOOKS}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:

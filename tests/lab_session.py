@@ -219,6 +219,15 @@ def show_cell(page, index):
     page.wait_for_timeout(200)
 
 
+def handle_position(page, cell, handle):
+    """(index, last index) of handle ``handle`` of the live slider in cell ``cell``."""
+    now, top = page.evaluate(
+        "([i, h]) => { const e = window.jupyterapp.shell.currentWidget.content.widgets[i].node"
+        ".querySelectorAll('.widget-slider .noUi-handle')[h];"
+        " return [+e.getAttribute('aria-valuenow'), +e.getAttribute('aria-valuemax')]; }", [cell, handle])
+    return int(round(now)), int(round(top))
+
+
 def slider_handles(page, cell):
     return page.evaluate(
         "i => window.jupyterapp.shell.currentWidget.content.widgets[i].node"
