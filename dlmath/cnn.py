@@ -292,7 +292,7 @@ def input_gradient(params, x, labels):
 
     from :func:`cnn_backward` with
     :math:`\partial \ell_n / \partial z_n = p_n - e_{y_n}` (chapter 3,
-    :eq:`eq-ce-cross-entropy-grad` for a batch of one): the batch mean's
+    :eq:`eq-ce-example-grad`): the batch mean's
     gradient times :math:`N`, since image :math:`n` affects only its own
     term. Chapter 14, :eq:`eq-digits-input-grad`.
 
@@ -321,7 +321,10 @@ def class_saliency(params, x, classes):
     2014): :func:`cnn_backward` with :math:`\partial L / \partial z = e_{c_n}`
     for every image, that is, :math:`L = \sum_n z_{n, c_n}` (chapter 14,
     :eq:`eq-digits-saliency`). Where :math:`S_n` is positive, brightening that
-    pixel raises the score of class :math:`c_n`, to first order.
+    pixel raises the score of class :math:`c_n`, to first order. The sign is
+    kept; Simonyan et al. display the magnitude :math:`|S_n|` (for colour
+    images, its largest value over the channels of each pixel), which is
+    ``np.abs(class_saliency(...)).max(axis=1)``.
 
     Parameters
     ----------
@@ -406,7 +409,7 @@ def train_classifier(loss_and_grads, logits_fn, params, x, labels, x_test, label
     (chapter 14, :eq:`eq-digits-sgd`). After each epoch it records the mean of
     that epoch's batch losses (weighted by batch size: the training loss
     *during* the epoch, which costs nothing extra), and the mean loss and the
-    accuracy on the test set with the parameters at the end of the epoch.
+    accuracy on the held-out set with the parameters at the end of the epoch.
 
     Parameters
     ----------
@@ -421,7 +424,9 @@ def train_classifier(loss_and_grads, logits_fn, params, x, labels, x_test, label
     x, labels : array_like
         The training set: examples along the first axis, integer labels ``(N,)``.
     x_test, labels_test : array_like
-        The test set, evaluated after every epoch.
+        Held-out examples, evaluated after every epoch: the test set, or a
+        validation split of the training set when choosing hyper-parameters
+        (the history still calls them "test").
     epochs, batch_size : int
         At least 1.
     seed : int
