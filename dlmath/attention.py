@@ -407,7 +407,8 @@ def _scores(q_scaled, k, mask, where):
     if np.any(overflowed):
         raise ValueError(
             f"{where}: the scores q k^T / sqrt(d) overflow {q_scaled.dtype} (largest "
-            f"|q| = {np.max(np.abs(q_scaled)):.3g} * sqrt(d), |k| = {np.max(np.abs(k)):.3g}); "
+            f"|q| = {float(np.max(np.abs(q_scaled))) * math.sqrt(q_scaled.shape[-1]):.3g}, "
+            f"|k| = {np.max(np.abs(k)):.3g}); "
             "no softmax of them can be computed in this precision"
         )
     return scores
