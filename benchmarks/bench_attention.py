@@ -9,11 +9,11 @@ ratio is about 3; the target is at most 4. Exit status 1 if the ratio is over.
 """
 import statistics
 import sys
-import time
 
 import numpy as np
 
 from dlmath.attention import attention_backward, attention_forward
+from timing import wall_times
 
 SHAPE = (8, 4, 128, 64)  # (batch, heads, L, d)
 REPEATS = 41
@@ -22,14 +22,7 @@ TARGET_RATIO = 4.0
 
 def median_time(fn, repeats=REPEATS):
     """Median wall time of ``fn()`` in seconds, after two warm-up calls."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(wall_times(fn, repeats))
 
 
 def main():

@@ -33,12 +33,12 @@ forward + backward times are compared with dlmath's.
 """
 import statistics
 import sys
-import time
 
 import numpy as np
 
 from dlmath.lstm import lstm_backward, lstm_forward
 from dlmath.rnn import rnn_backward, rnn_forward
+from timing import wall_times
 
 N, T, D, H = 32, 50, 64, 128
 REPEATS = 25
@@ -48,14 +48,7 @@ TARGET_RATIO = 3.5
 
 def best_time(fn, repeats=REPEATS):
     """Best wall time of ``fn()`` over ``repeats`` calls in seconds, after two warm-up calls."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(wall_times(fn, repeats))
 
 
 def interleaved(*fns):

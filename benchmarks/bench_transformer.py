@@ -21,7 +21,6 @@ much as the products (try MALLOC_MMAP_THRESHOLD_=2000000000 MALLOC_TRIM_THRESHOL
 to see the share rise).
 """
 import sys
-import time
 
 import numpy as np
 
@@ -30,6 +29,7 @@ from dlmath.transformer import (
     transformer_block_backward,
     transformer_block_forward,
 )
+from timing import wall_times  # noqa: E402
 
 N, L, D, HEADS, D_FF = 16, 64, 128, 4, 512
 REPEATS = 21
@@ -38,14 +38,7 @@ TARGET_RATIO = 3.5
 
 def best_time(fn, repeats=REPEATS):
     """Shortest wall time of ``fn()`` in seconds over ``repeats`` calls, after two warm-ups."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(wall_times(fn, repeats))
 
 
 def products(rng, params):

@@ -20,17 +20,8 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from lab_session import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGE_LIMIT_BYTES = 1_500_000  # a chapter page with its images
 
 
