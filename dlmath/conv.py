@@ -1,4 +1,4 @@
-r"""Convolution and max pooling on image batches (chapter 7).
+r"""Convolution, max pooling and average pooling on image batches (chapter 7).
 
 "Convolution" here is cross-correlation, as deep-learning libraries compute it:
 the kernel slides over the input and is *not* flipped. Images are
@@ -29,9 +29,13 @@ holds only its inputs; the backward pass rebuilds what it needs from them.
 Average pooling and global average pooling (the mean of each window, or of
 each whole channel) complete the pooling layers; like the convolution they are
 linear, and their backward passes spread each gradient evenly over the window.
-Every layer refuses ``inf`` and ``nan`` input, and a result that overflows
-the floating type from finite input (``1e200 * 1e200`` in float64) is a
-``ValueError`` that says so, never a bare numpy ``RuntimeWarning``.
+The convolution and the two average poolings refuse ``inf`` and ``nan``
+input, and every backward pass refuses them in ``dout``; max pooling's
+forward pass takes them (the maximum of a window that holds ``inf`` is
+``inf``, and a ``nan`` goes through as :func:`maxpool2d_forward_naive`
+describes). A result that overflows the floating type from finite input
+(``1e200 * 1e200`` in float64) is a ``ValueError`` that says so, never a bare
+numpy ``RuntimeWarning``.
 """
 import numbers
 from collections import namedtuple

@@ -1132,6 +1132,18 @@ def test_maxpool_fast_and_naive_agree_on_nan():
     assert np.isnan(out[0, 0, 0, 0]) and out[0, 0, 0, 1] == 4.0
 
 
+
+@pytest.mark.parametrize("forward", [maxpool2d_forward, maxpool2d_forward_naive])
+def test_maxpool_forward_takes_infinite_input(forward):
+    # as the module docstring says: the maximum of a window that holds inf is
+    # inf, and -inf loses to any finite entry; the gradient goes to the winner
+    x = np.array([[[[np.inf, 1.0, -np.inf, -np.inf],
+                    [2.0, 3.0, -np.inf, 0.0]]]])
+    out, cache = forward(x)
+    np.testing.assert_array_equal(out, [[[[np.inf, 0.0]]]])
+    dx = maxpool2d_backward(np.array([[[[1.0, 2.0]]]]), cache)
+    np.testing.assert_array_equal(dx, [[[[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 2.0]]]])
+
 def test_maxpool_backward_rejects_inf_gradients_and_reports_overflow():
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 1.0                     # the maximum of all four overlapping windows
