@@ -176,7 +176,12 @@ class Slider:
             import ipywidgets as w
 
             start = tuple(self.index[n] for n in self.params)
-            image = w.Image(value=self.frame(start), format="png")
+            first = self.frame(start)
+            # Every frame has the first one's size; saying so keeps the picture's box
+            # from collapsing while the next frame loads (no re-layout of the page).
+            width, height = _png_size(first)
+            image = w.Image(value=first, format="png", width=width, height=height,
+                            layout=w.Layout(width=f"{width}px", height=f"{height}px"))
             controls = []
             for name, vals in self.params.items():
                 ctl = w.SelectionSlider(
@@ -194,7 +199,7 @@ class Slider:
 
             for ctl in controls:
                 ctl.observe(redraw, names="value")
-            self._widget = w.VBox([*controls, image])
+            self._widget = w.VBox([*controls, image], layout=w.Layout(overflow="hidden"))
         return self._widget
 
     # -- static: HTML with pre-rendered frames ----------------------------
@@ -297,6 +302,13 @@ def _canvas_image(canvas):
     width, height = canvas.get_width_height(physical=True)
     rgba = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     return rgba.convert("RGB")
+
+
+def _png_size(png):
+    """(width, height) in pixels of PNG bytes, from the IHDR chunk."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 def _png(image):

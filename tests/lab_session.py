@@ -201,6 +201,22 @@ def run_all(page, timeout_s=120):
     page.wait_for_timeout(300)
 
 
+def wait_until_settled(page, quiet_ms=2000, timeout_s=60):
+    """Wait until the page has run no long task (> 50 ms) for ``quiet_ms``.
+
+    After "run all", JupyterLab goes on rendering the new outputs and the
+    markdown around them in idle time for several seconds in a long chapter; a
+    reader who moves a slider has read the page first.
+    """
+    page.evaluate(
+        "() => { window.__dlmathLastLongTask = performance.now();"
+        " new PerformanceObserver(l => { window.__dlmathLastLongTask = performance.now(); })"
+        ".observe({entryTypes: ['longtask']}); }")
+    page.wait_for_function(
+        "q => performance.now() - window.__dlmathLastLongTask > q", arg=quiet_ms, timeout=timeout_s * 1000,
+        polling=250)
+
+
 def live_slider_cells(page):
     """Indices of the cells whose output is a live slider (a widget view)."""
     return page.evaluate(
@@ -243,7 +259,7 @@ VISIBLE_FRAME_JS = """index => {
 
 #: Arm a measurement on the live slider of cell ``index``: the time from the next
 #: key press to the first animation frame after a new picture is visible and decoded.
-ARM_LATENCY_JS = """index => {
+ARM_LATENCY_JS = """([index, timeoutMs]) => {
   const cell = window.jupyterapp.shell.currentWidget.content.widgets[index].node;
   const visible = () => [...cell.querySelectorAll('img.widget-image')].filter(i => i.offsetParent !== null);
   const before = visible().map(i => i.src).join();
@@ -260,14 +276,18 @@ ARM_LATENCY_JS = """index => {
     };
     const obs = new MutationObserver(check);
     obs.observe(cell, {attributes: true, childList: true, subtree: true});
-    setTimeout(() => { if (!done) { obs.disconnect(); reject(new Error('the live picture did not change')); } }, 10000);
+    setTimeout(() => { if (!done) { obs.disconnect(); reject(new Error('the live picture did not change')); } }, timeoutMs);
   });
 }"""
 
 
-def slider_latency_ms(page, cell, key="ArrowRight", handle=0):
-    """Press ``key`` on handle ``handle`` of the live slider in cell ``cell``; ms until its picture is on screen."""
-    page.evaluate(ARM_LATENCY_JS, cell)
+def slider_latency_ms(page, cell, key="ArrowRight", handle=0, timeout_ms=10000):
+    """Press ``key`` on handle ``handle`` of the live slider in cell ``cell``; ms until its picture is on screen.
+
+    Raises if the picture does not change within ``timeout_ms`` (two neighbouring
+    values can have the same picture: the widget then has nothing to send).
+    """
+    page.evaluate(ARM_LATENCY_JS, [cell, timeout_ms])
     page.evaluate(
         "([i, h]) => window.jupyterapp.shell.currentWidget.content.widgets[i].node"
         ".querySelectorAll('.widget-slider .noUi-handle')[h].focus()", [cell, handle])
