@@ -172,3 +172,20 @@ def test_setup_must_return_update():
 def test_unknown_initial_name():
     with pytest.raises(ValueError, match="unknown"):
         widgets.slider(line_figure, initial={"c": 1.0}, a=[0.0, 1.0])
+
+
+def test_live_picture_has_the_frames_fixed_size():
+    from PIL import Image
+    import io
+
+    s = widgets.slider(line_figure, a=[-1.0, 0.0, 1.0])
+    s.to_html()
+    _, image = s.widget().children
+    width, height = Image.open(io.BytesIO(image.value)).size
+    assert (image.width, image.height) == (str(width), str(height))
+    assert image.layout.width == f"{width}px" and image.layout.height == f"{height}px"
+
+
+def test_png_size_reads_the_header():
+    with pytest.raises(ValueError):
+        widgets._png_size(b"GIF89a" + bytes(30))
