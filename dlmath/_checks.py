@@ -1,6 +1,6 @@
 """Input checks shared by every dlmath module.
 
-The contract (``dlmath-api.md``) says bad input gets a clear error, never a
+The API conventions (CONTRIBUTING.md) say bad input gets a clear error, never a
 silent wrong answer. These helpers are the one place that rule is enforced:
 array conversion (integers and booleans become float64, float32 and float64
 are kept), shape equality with no broadcasting, and class labels.

@@ -1,4 +1,4 @@
-"""Every chapter notebook against ../shared/chapter-standard.md, read statically.
+"""Every chapter notebook against the chapter standard (CONTRIBUTING.md), read statically.
 
 nbval checks that the stored outputs are what a fresh run gives; these tests
 check the shape of each chapter: its sections in order, a seeded setup cell,

@@ -57,7 +57,7 @@ def random_params(rng):
 
 
 def torch_layer(params, norm_first=True):
-    """The torch layer with dlmath's weights, following the mapping of dlmath-api.md."""
+    """The torch layer with dlmath's weights, following the mapping in dlmath.transformer's docstrings."""
     layer = torch.nn.TransformerEncoderLayer(
         D, HEADS, D_FF, dropout=0.0, activation="relu", batch_first=True, norm_first=norm_first,
         dtype=torch.float64,
