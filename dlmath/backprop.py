@@ -418,7 +418,7 @@ def mlp_forward(params, x, activation="relu"):
         layer_caches.append((linear_cache, act_cache))
 
 
-def mlp_backward(dlogits, cache):
+def mlp_backward(dlogits, cache, with_input=False):
     r"""The backward pass of an MLP: the gradient of every weight and bias.
 
     Starting from :math:`G^{(L)} = \partial L / \partial\,\text{logits}`, for
@@ -440,11 +440,18 @@ def mlp_backward(dlogits, cache):
         :func:`~dlmath.losses.cross_entropy_grad`.
     cache : tuple
         From :func:`mlp_forward`.
+    with_input : bool
+        Also return :math:`\partial L / \partial X = G^{(1)} W^{(1)\top}`
+        (:eq:`eq-bp-linear-dx`), which the last :func:`linear_backward` computes
+        anyway. A classifier's input is data and needs none; the decoder of a
+        VAE and the discriminator of a GAN do (their input comes from another
+        network, chapters 12 and 13).
 
     Returns
     -------
     dict
-        The gradients, with the keys and shapes of ``params``.
+        The gradients, with the keys and shapes of ``params``; with
+        ``with_input``, the pair ``(dx, grads)``.
     """
     activation, layer_caches = cache
     _, act_backward = _activation_pair(activation)
@@ -457,7 +464,8 @@ def mlp_backward(dlogits, cache):
         if layer > 1:
             _, below_act_cache = layer_caches[layer - 2]
             dz = act_backward(dh, below_act_cache)
-    return {key: grads[key] for key in _param_keys(n_layers)}
+    grads = {key: grads[key] for key in _param_keys(n_layers)}
+    return (dh, grads) if with_input else grads
 
 
 def mlp_loss_and_grads(params, x, labels, activation="relu"):

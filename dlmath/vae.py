@@ -25,7 +25,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_ndim, check_same_shape
 from .activations import log_softmax
-from .backprop import ACTIVATIONS, init_mlp, linear_backward, mlp_forward
+from .backprop import init_mlp, mlp_backward, mlp_forward
 from .losses import bce_with_logits, bce_with_logits_grad
 
 
@@ -304,12 +304,13 @@ def mlp_backward_with_input(dlogits, cache):
         \frac{\partial L}{\partial X} = G^{(1)} W^{(1)\top},
         \qquad G^{(\ell)} = \frac{\partial L}{\partial Z^{(\ell)}}
 
-    ``mlp_backward`` drops this gradient, because a classifier's input is data.
-    A VAE's decoder and a GAN's discriminator need it: their input is the
-    output of another network (the sampled code :math:`z`, the generator's
-    sample), through which the gradient must continue (chapter 12,
-    :eq:`eq-vae-backward`; chapter 13). The parameter gradients are those of
-    ``mlp_backward``.
+    It is ``mlp_backward(dlogits, cache, with_input=True)``, named for the two
+    chapters that need it: ``mlp_backward`` alone drops this gradient, because
+    a classifier's input is data. A VAE's decoder and a GAN's discriminator
+    need it: their input is the output of another network (the sampled code
+    :math:`z`, the generator's sample), through which the gradient must
+    continue (chapter 12, :eq:`eq-vae-backward`; chapter 13). The parameter
+    gradients are those of ``mlp_backward``.
 
     Parameters
     ----------
@@ -324,18 +325,7 @@ def mlp_backward_with_input(dlogits, cache):
     grads : dict
         The gradients of ``"W1"``, ``"b1"``, ..., as :func:`~dlmath.backprop.mlp_backward` returns them.
     """
-    activation, layer_caches = cache
-    _, act_backward = ACTIVATIONS[activation]
-    n_layers = len(layer_caches)
-    grads = {}
-    dz = dlogits
-    for layer in range(n_layers, 0, -1):
-        linear_cache, _ = layer_caches[layer - 1]
-        dh, grads[f"W{layer}"], grads[f"b{layer}"] = linear_backward(dz, linear_cache)
-        if layer > 1:
-            dz = act_backward(dh, layer_caches[layer - 2][1])
-    keys = [f"{name}{layer}" for layer in range(1, n_layers + 1) for name in ("W", "b")]
-    return dh, {key: grads[key] for key in keys}
+    return mlp_backward(dlogits, cache, with_input=True)
 
 
 # --------------------------------------------------------------------------
