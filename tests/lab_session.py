@@ -128,10 +128,12 @@ def chromium():
             browser.close()
 
 
-def open_notebook(browser, base, name, viewport=(1300, 1000), all_cells=True):
-    """Open ``name`` (relative to the server's root) in a new page; wait until it is rendered.
+def offline_page(browser, base, viewport=(1200, 900)):
+    """A new page whose requests to any host but ``base`` are blocked and recorded.
 
-    ``all_cells``: wait for every cell (a server started with ``windowing="none"``).
+    Returns ``(page, record)``: ``record["external"]`` lists the blocked
+    addresses, ``record["errors"]`` the page's uncaught errors and
+    ``record["console"]`` its console messages.
     """
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     record = {"external": [], "errors": [], "console": []}
@@ -146,6 +148,15 @@ def open_notebook(browser, base, name, viewport=(1300, 1000), all_cells=True):
     page.route("**/*", route)
     page.on("pageerror", lambda e: record["errors"].append(str(e)))
     page.on("console", lambda m: record["console"].append(f"{m.type}: {m.text}"))
+    return page, record
+
+
+def open_notebook(browser, base, name, viewport=(1300, 1000), all_cells=True):
+    """Open ``name`` (relative to the server's root) in a new page; wait until it is rendered.
+
+    ``all_cells``: wait for every cell (a server started with ``windowing="none"``).
+    """
+    page, record = offline_page(browser, base, viewport)
     # A workspace of its own, so that no other chapter's tab is restored beside it.
     workspace = re.sub(r"\W", "-", name) + f"-{time.monotonic_ns()}"
     page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?token={TOKEN}&reset", wait_until="load")

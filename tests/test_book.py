@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from lab_session import CHROMIUM, CHROMIUM_ARGS
+from lab_session import CHROMIUM, CHROMIUM_ARGS, offline_page
 
 PAGE_LIMIT_BYTES = 1_500_000  # a chapter page with its images
 
@@ -126,18 +126,7 @@ def site(built_book):
 
 def open_offline(browser, url, base):
     """A page whose requests to any other host are blocked and recorded."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    record = {"external": [], "errors": []}
-
-    def route(r):
-        if r.request.url.startswith(base + "/"):
-            r.continue_()
-        else:
-            record["external"].append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda e: record["errors"].append(str(e)))
+    page, record = offline_page(browser, base)
     page.goto(url, wait_until="load")
     return page, record
 
