@@ -12,6 +12,8 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from kernel_notices import kernel_notices_filtered  # noqa: E402
 LIMIT_S = 10.0
 
 
@@ -21,7 +23,8 @@ def main():
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
         start = time.perf_counter()
-        client.execute()
+        with kernel_notices_filtered():
+            client.execute()
         elapsed = time.perf_counter() - start
         worst = max(worst, elapsed)
         print(f"{path.name:32s} {elapsed:5.1f} s")

@@ -14,14 +14,14 @@ Kernels start from this environment's ``python3`` even where the reader has a
 kernel of that name of their own (``JUPYTER_PREFER_ENV_PATH=1``).
 """
 import argparse
-import contextlib
 import logging
 import os
 import pathlib
 import subprocess
 import sys
-import tempfile
 import time
+
+from kernel_notices import kernel_notices_filtered
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TIMEOUT_S = 120  # per notebook; the chapter standard's budget is 10 s
@@ -41,37 +41,13 @@ def execute_into_cache(cache_path, jobs=None):
     logger.setLevel(logging.WARNING)
     executor = load_executor("local-parallel", cache=cache, logger=logger)
     start = time.perf_counter()
-    with _kernel_notices_filtered():
+    with kernel_notices_filtered():
         result = executor.run_and_cache(timeout=TIMEOUT_S, allow_errors=False, force=True)
     elapsed = time.perf_counter() - start
     failed = result.excepted + result.errored
     print(f"executed {len(result.succeeded)} of {len(notebooks)} notebooks in parallel "
           f"(wall time: {elapsed:.1f} s)" + (f"; failed: {failed}" if failed else ""), flush=True)
     return not failed
-
-
-#: What every kernel prints when it starts (ipykernel 7): not about the book.
-KERNEL_NOTICE = "Kernel is running over TCP without encryption"
-
-
-@contextlib.contextmanager
-def _kernel_notices_filtered():
-    """Pass the standard error of this process and its kernels through, without KERNEL_NOTICE lines."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
-                if KERNEL_NOTICE not in line:
-                    sys.stderr.write(line)
-            sys.stderr.flush()
 
 
 def main(argv):

@@ -18,6 +18,8 @@ import time
 import nbformat
 from nbclient import NotebookClient
 
+from kernel_notices import kernel_notices_filtered
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -33,7 +35,8 @@ def execute(path):
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
-    client.execute()
+    with kernel_notices_filtered():
+        client.execute()
     elapsed = time.perf_counter() - start
     nbformat.write(without_live_widgets(nb), path)
     return elapsed
