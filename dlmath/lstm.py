@@ -48,7 +48,8 @@ def _activate(a, width):
     most a rounding of 1 (about ``1e-16`` in float64), as for the two-branch
     sigmoid of chapter 1. Unlike that sigmoid it does not keep the relative
     accuracy of gate values below about ``1e-16``: for :math:`a \le -38` it
-    returns exactly 0 instead of a value below ``3e-17``.
+    returns exactly 0 instead of
+    :math:`\sigma(a) \le \sigma(-38) \approx 3.1 \times 10^{-17}`.
     """
     np.tanh(a, out=a)
     for block in (a[..., :2 * width], a[..., 3 * width:]):
