@@ -99,7 +99,8 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     ------
     ValueError
         If the shapes do not fit (the message names them), or if a
-        pre-activation is not a number (an overflow, or a ``nan`` in the input).
+        pre-activation is not finite (an overflow, or an ``inf`` or ``nan`` in
+        the input).
     """
     where = "lstm_step_forward"
     x, h_prev, c_prev, Wx, Wh, b = (as_float_array(a, n) for a, n in (
@@ -116,12 +117,15 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     x, h_prev, c_prev, Wx, Wh, b = _common(x, h_prev, c_prev, Wx, Wh, b)
     scale = _gate_scale(width, x.dtype)
     with np.errstate(over="ignore", invalid="ignore"):
-        gates = _activate((x @ Wx + h_prev @ Wh + b) * scale, width)
+        a = (x @ Wx + h_prev @ Wh + b) * scale
+    _check_finite(a, where)
+    with np.errstate(over="ignore", invalid="ignore"):
+        gates = _activate(a, width)
         i, f, g, o = (gates[:, k * width:(k + 1) * width] for k in range(4))
         c = f * c_prev + i * g
         tanh_c = np.tanh(c)
         h = o * tanh_c
-    _check_finite(gates, where)
+    _check_finite(c, where)  # an inf or nan in c_prev
     cache = {"x": x, "h_prev": h_prev, "c_prev": c_prev, "Wx": Wx, "Wh": Wh,
              "gates": gates, "c": c, "tanh_c": tanh_c, "dtypes": dtypes}
     return h, c, cache
@@ -248,7 +252,8 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     ------
     ValueError
         If the shapes do not fit (the message names them), or if a
-        pre-activation is not a number.
+        pre-activation is not finite (an overflow, or an ``inf`` or ``nan`` in
+        the input).
     """
     where = "lstm_forward"
     x, h0, Wx, Wh, b, dtypes = _sequence_inputs(x, h0, Wx, Wh, b, where, gates=4)
@@ -268,13 +273,14 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
         for t in range(steps):
             a = gates[:, t]
             a += states[:, t] @ Wh_scaled
+            _check_finite(a, where)
             _activate(a, width)
             c = cells[:, t + 1]
             np.multiply(a[:, width:2 * width], cells[:, t], out=c)      # f * c_{t-1}
             c += a[:, :width] * a[:, 2 * width:3 * width]               # + i * g
             np.tanh(c, out=tanh_c[:, t])
             np.multiply(a[:, 3 * width:], tanh_c[:, t], out=states[:, t + 1])  # o * tanh(c)
-    _check_finite(states, where)  # a nan gate makes that step's h nan: checking h is enough
+    _check_finite(cells, where)  # an inf or nan in c0 (h0 is in the first pre-activation)
     cache = {"x": x, "states": states, "c": cells, "tanh_c": tanh_c, "gates": gates,
              "Wx": Wx, "Wh": Wh, "dtypes": dtypes}
     return states[:, 1:].copy(), cache

@@ -62,8 +62,8 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b):
     ------
     ValueError
         If the shapes do not fit (the message names them), or if the
-        pre-activation is not a number (an overflow of the floating type, or a
-        ``nan`` in the input).
+        pre-activation is not finite (an overflow of the floating type, or an
+        ``inf`` or ``nan`` in the input).
     """
     where = "rnn_step_forward"
     x, h_prev, Wx, Wh, b = (as_float_array(a, n) for a, n in
@@ -74,8 +74,9 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b):
     dtypes = (x.dtype, h_prev.dtype, Wx.dtype, Wh.dtype, b.dtype)
     x, h_prev, Wx, Wh, b = _common(x, h_prev, Wx, Wh, b)
     with np.errstate(over="ignore", invalid="ignore"):
-        h = np.tanh(x @ Wx + h_prev @ Wh + b)
-    _check_finite(h, where)
+        z = x @ Wx + h_prev @ Wh + b
+    _check_finite(z, where)
+    h = np.tanh(z)
     cache = {"x": x, "h_prev": h_prev, "Wx": Wx, "Wh": Wh, "h": h, "dtypes": dtypes}
     return h, cache
 
@@ -165,8 +166,8 @@ def rnn_forward(x, h0, Wx, Wh, b):
     ------
     ValueError
         If the shapes do not fit (the message names them), or if a
-        pre-activation is not a number (an overflow of the floating type, or a
-        ``nan`` in the input).
+        pre-activation is not finite (an overflow of the floating type, or an
+        ``inf`` or ``nan`` in the input).
     """
     where = "rnn_forward"
     x, h0, Wx, Wh, b, dtypes = _sequence_inputs(x, h0, Wx, Wh, b, where)
@@ -181,7 +182,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
             z_t = z[:, t]
             z_t += states[:, t] @ Wh
             np.tanh(z_t, out=states[:, t + 1])
-    _check_finite(states, where)
+    _check_finite(z, where)  # z keeps every pre-activation; with them finite, so is every h
     cache = {"x": x, "states": states, "Wx": Wx, "Wh": Wh, "dtypes": dtypes}
     return states[:, 1:].copy(), cache
 
@@ -426,11 +427,20 @@ def _common(*arrays):
 
 
 def _check_finite(arr, where):
-    """A ``nan`` state means a pre-activation overflowed (inf - inf) or the input had a nan."""
-    if np.isnan(arr).any():
+    r"""``ValueError`` unless every pre-activation (or state) in ``arr`` is finite.
+
+    From finite inputs, a non-finite pre-activation means that a product x W
+    or h W overflowed. An infinite one is no safe saturation, although
+    :math:`\tanh(\pm\infty) = \pm 1`: a term that overflows can hide another
+    that cancels it, and whether the sum is then ``nan`` or ``inf`` depends on
+    the BLAS kernel (with fused multiply-adds, ``inf`` plus an exact
+    :math:`-10^{400}` stays ``inf`` where the exact sum is 0). So both are
+    refused, on every machine alike.
+    """
+    if not np.isfinite(arr).all():
         raise ValueError(
-            f"{where}: a pre-activation is not a number: the products x W and h W overflow "
-            f"{arr.dtype} (inf - inf), or an input holds a nan; scale the inputs or weights down"
+            f"{where}: a pre-activation is not finite: the products x W and h W overflow "
+            f"{arr.dtype}, or an input holds an inf or a nan; scale the inputs or weights down"
         )
 
 

@@ -380,10 +380,23 @@ def test_extreme_pre_activations_stay_finite(scale):
         assert np.all(np.isin(gates, [0.0, 1.0, -1.0]))
 
 
-def test_overflowing_pre_activation_is_an_error_not_nan():
+@pytest.mark.parametrize("signs", [(1, -1), (1, 1)])
+def test_overflowing_pre_activation_is_an_error_not_nan(signs):
+    # As for the RNN: nan or inf, depending on the BLAS kernel; both are refused.
     x = np.array([[[1e200, 1e200]]])
-    Wx = np.tile(np.array([[1e200], [-1e200]]), (1, 4))
+    Wx = np.tile(np.array([[1e200], [signs[1] * 1e200]]), (1, 4))
     with pytest.raises(ValueError, match="overflow"):
         lstm_forward(x, np.zeros((1, 1)), Wx, np.zeros((1, 4)), np.zeros(4))
     with pytest.raises(ValueError, match="overflow"):
         lstm_step_forward(x[:, 0], np.zeros((1, 1)), np.zeros((1, 1)), Wx, np.zeros((1, 4)), np.zeros(4))
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("where", ["x", "h0", "c0"])
+def test_non_finite_input_is_an_error(bad, where):
+    x, h0, Wx, Wh, b, c0, _ = make((2, 3, 3, 4), 9)
+    {"x": x[:, 0], "h0": h0, "c0": c0}[where][1, 0] = bad
+    with pytest.raises(ValueError, match="not finite"):
+        lstm_forward(x, h0, Wx, Wh, b, c0)
+    with pytest.raises(ValueError, match="not finite"):
+        lstm_step_forward(x[:, 0], h0, c0, Wx, Wh, b)

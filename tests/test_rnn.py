@@ -390,15 +390,29 @@ def test_extreme_magnitudes_stay_finite(scale):
         assert not np.any(grads[0])
 
 
-def test_overflowing_pre_activation_is_an_error_not_nan():
-    # x Wx = 1e200 * 1e200 overflows to +inf in one column and -inf in another:
-    # the sum of both is inf - inf, which has no tanh.
+@pytest.mark.parametrize("signs", [(1, -1), (1, 1)])
+def test_overflowing_pre_activation_is_an_error_not_nan(signs):
+    # x Wx = 1e200 * 1e200 (+-) 1e200 * 1e200 overflows. With opposite signs the
+    # exact sum is 0, yet it comes out nan (inf - inf) or, with a fused
+    # multiply-add, inf (whose tanh, 1, would be silently wrong): which one
+    # depends on the BLAS kernel, so every non-finite pre-activation is an error.
     x = np.array([[[1e200, 1e200]]])
-    Wx = np.array([[1e200], [-1e200]])
+    Wx = np.array([[1e200], [signs[1] * 1e200]])
     with pytest.raises(ValueError, match="overflow"):
         rnn_forward(x, np.zeros((1, 1)), Wx, np.zeros((1, 1)), np.zeros(1))
     with pytest.raises(ValueError, match="overflow"):
         rnn_step_forward(x[:, 0], np.zeros((1, 1)), Wx, np.zeros((1, 1)), np.zeros(1))
-    # one-signed overflow is +inf, whose tanh is exactly 1: a correct answer
-    h, _ = rnn_forward(x, np.zeros((1, 1)), np.abs(Wx), np.zeros((1, 1)), np.zeros(1))
-    assert h[0, 0, 0] == 1.0
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("where", ["x", "h0"])
+def test_non_finite_input_is_an_error(bad, where):
+    x, h0, Wx, Wh, b, _ = make((2, 3, 3, 4), 9)
+    if where == "x":
+        x[1, 2, 0] = bad
+    else:
+        h0[0, 1] = bad
+    with pytest.raises(ValueError, match="not finite"):
+        rnn_forward(x, h0, Wx, Wh, b)
+    with pytest.raises(ValueError, match="not finite"):
+        rnn_step_forward(x[:, 2] if where == "x" else x[:, 0], h0, Wx, Wh, b)
