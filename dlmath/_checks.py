@@ -3,7 +3,8 @@
 The API conventions (CONTRIBUTING.md) say bad input gets a clear error, never a
 silent wrong answer. These helpers are the one place that rule is enforced:
 array conversion (integers and booleans become float64, float32 and float64
-are kept), shape equality with no broadcasting, and class labels.
+are kept), shape equality with no broadcasting, class labels, and finite
+inputs and results (an overflow is an error, not an ``inf``).
 """
 import numbers
 
@@ -99,3 +100,43 @@ def check_positive_int(value, name, where, minimum=1):
 def _short(x, limit=60):
     text = repr(x)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_finite(a, name, where):
+    """Raise ``ValueError`` if ``a`` has an ``inf`` or a ``nan``: sums of products
+    of them have no finite value (``inf - inf`` is ``nan``), so no layer
+    computes with them (the linear layer, the convolution, pooling)."""
+    finite = np.isfinite(a)
+    if not finite.all():
+        bad = a.size - np.count_nonzero(finite)
+        raise ValueError(
+            f"{where}: {name} (shape {a.shape}) has {bad} "
+            f"{'entry that is' if bad == 1 else 'entries that are'} inf or nan; "
+            "expected finite numbers"
+        )
+
+
+def check_no_overflow(results, inputs, where):
+    """Raise ``ValueError`` if a result is not finite: name the bad input, or the overflow.
+
+    ``results`` and ``inputs`` are ``(name, array)`` pairs (an array may be
+    ``None``). A non-finite result comes from an input that holds an ``inf``
+    or a ``nan`` (then :func:`check_finite` names it; checking the results
+    alone finds those inputs too, since every input entry reaches some
+    result), or else from a sum of products that overflowed the floating type,
+    as ``1e200 * 1e200`` does in float64. The computation runs under
+    ``np.errstate(over="ignore", invalid="ignore")`` and this check turns the
+    overflow into a clear error instead of numpy's bare ``RuntimeWarning``."""
+    for name, result in results:
+        if result is not None and not np.isfinite(result).all():
+            for input_name, a in inputs:
+                if a is not None:
+                    check_finite(a, input_name, where)
+            sizes = ", ".join(
+                f"largest |{n}| = {np.max(np.abs(a)):.3g}" for n, a in inputs if a is not None
+            )
+            raise ValueError(
+                f"{where}: {name} overflows {result.dtype} (its largest finite value is "
+                f"{np.finfo(result.dtype).max:.3g}; {sizes}); the sums and products do not "
+                "fit this precision: rescale the inputs"
+            )

@@ -16,7 +16,8 @@ import numbers
 
 import numpy as np
 
-from ._checks import as_float_array, check_ndim, check_positive_int, check_same_shape
+from ._checks import (as_float_array, check_ndim, check_no_overflow,
+                      check_positive_int, check_same_shape)
 from .activations import relu, relu_grad, sigmoid, sigmoid_grad, tanh, tanh_grad
 from .losses import cross_entropy, cross_entropy_grad
 from .optim import _gd_update, _paired_arrays
@@ -50,9 +51,17 @@ def linear_forward(x, W, b):
     out : numpy.ndarray, shape (N, M)
     cache : tuple
         ``(x, W, b)`` as float arrays, for :func:`linear_backward`.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit, an input holds an ``inf`` or ``nan``, or the
+        sums of products overflow the floating type (``1e200 * 1e200``).
     """
     x, W, b = _linear_inputs(x, W, b, "linear_forward")
-    out = x @ W + b
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = x @ W + b
+    check_no_overflow([("the output", out)], [("x", x), ("W", W), ("b", b)], "linear_forward")
     return out, (x, W, b)
 
 
@@ -114,6 +123,12 @@ def linear_backward(dout, cache):
     dx : numpy.ndarray, shape (N, D)
     dW : numpy.ndarray, shape (D, M)
     db : numpy.ndarray, shape (M,)
+
+    Raises
+    ------
+    ValueError
+        If ``dout`` has the wrong shape or an ``inf`` or ``nan``, or a
+        gradient overflows the floating type.
     """
     x, W, _ = cache
     dout = as_float_array(dout, "dout")
@@ -123,9 +138,12 @@ def linear_backward(dout, cache):
             f"linear_backward: dout has shape {dout.shape}; expected {expected}, "
             "the shape (N, M) of the forward output"
         )
-    dx = dout @ W.T
-    dW = x.T @ dout
-    db = dout.sum(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        dx = dout @ W.T
+        dW = x.T @ dout
+        db = dout.sum(axis=0)
+    check_no_overflow([("dx", dx), ("dW", dW), ("db", db)],
+                      [("dout", dout), ("x", x), ("W", W)], "linear_backward")
     return dx, dW, db
 
 
@@ -706,7 +724,7 @@ def sgd_step(params, grads, lr):
     ):
         raise ValueError(f"sgd_step: lr must be a finite number > 0, got {lr!r}")
     # the same checks and arithmetic as dlmath.optim.gd_step (chapter 6), one copy
-    return _gd_update(_paired_arrays(params, grads, "sgd_step"), lr)
+    return _gd_update(_paired_arrays(params, grads, "sgd_step"), lr, "sgd_step")
 
 
 def _param_keys(n_layers):

@@ -43,7 +43,7 @@ from collections import namedtuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import as_float_array, check_ndim, check_positive_int
+from ._checks import as_float_array, check_finite, check_ndim, check_no_overflow, check_positive_int
 
 
 # --------------------------------------------------------------------------
@@ -161,10 +161,10 @@ def _conv_inputs(x, w, b, stride, padding, where):
                 f"of shape ({n_filters},) (one bias per filter) or None"
             )
     _check_window_fits(x.shape, kh, kw, padding, where)
-    _check_finite(x, "x", where)
-    _check_finite(w, "w", where)
+    check_finite(x, "x", where)
+    check_finite(w, "w", where)
     if b is not None:
-        _check_finite(b, "b", where)
+        check_finite(b, "b", where)
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     if b is not None:
@@ -179,43 +179,8 @@ def _check_dout(dout, expected_shape, where):
             f"{where}: dout has shape {dout.shape}; expected {tuple(expected_shape)}, "
             "the shape of the forward output"
         )
-    _check_finite(dout, "dout", where)
+    check_finite(dout, "dout", where)
     return dout
-
-
-def _check_finite(a, name, where):
-    """Raise ``ValueError`` if ``a`` has an ``inf`` or a ``nan``: sums of products
-    of them have no finite value (``inf - inf`` is ``nan``), so no layer here
-    computes with them."""
-    finite = np.isfinite(a)
-    if not finite.all():
-        bad = a.size - np.count_nonzero(finite)
-        raise ValueError(
-            f"{where}: {name} (shape {a.shape}) has {bad} "
-            f"{'entry that is' if bad == 1 else 'entries that are'} inf or nan; "
-            "expected finite numbers"
-        )
-
-
-def _check_no_overflow(results, inputs, where):
-    """Raise ``ValueError`` if a result computed from finite inputs is not finite.
-
-    ``results`` and ``inputs`` are ``(name, array)`` pairs (an array may be
-    ``None``). The inputs are finite (checked on entry), so an ``inf`` or
-    ``nan`` in a result means a sum of products overflowed the floating type,
-    as ``1e200 * 1e200`` does in float64. The computation runs under
-    ``np.errstate(over="ignore", invalid="ignore")`` and this check turns the
-    overflow into a clear error instead of numpy's bare ``RuntimeWarning``."""
-    for name, result in results:
-        if result is not None and not np.isfinite(result).all():
-            sizes = ", ".join(
-                f"largest |{n}| = {np.max(np.abs(a)):.3g}" for n, a in inputs if a is not None
-            )
-            raise ValueError(
-                f"{where}: {name} overflows {result.dtype} (its largest finite value is "
-                f"{np.finfo(result.dtype).max:.3g}; {sizes}); the sums of products do not "
-                "fit this precision: rescale the inputs"
-            )
 
 
 def _im2col_inputs(x, kh, kw, stride, padding, where):
@@ -503,7 +468,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
             out = _conv2d_forward_stride1(x, w, b, padding)
         else:
             out = _conv2d_forward_im2col(x, w, b, stride, padding)
-    _check_no_overflow([("the output", out)], [("x", x), ("w", w), ("b", b)], where)
+    check_no_overflow([("the output", out)], [("x", x), ("w", w), ("b", b)], where)
     cache = {"x": x, "w": w, "b": b, "stride": stride, "padding": padding}
     return out, cache
 
@@ -607,7 +572,7 @@ def conv2d_backward(dout, cache):
         else:
             dx, dw = _conv2d_backward_im2col(dout, x, w, stride, padding)
             db = None if b is None else dout.sum(axis=(0, 2, 3), dtype=dtype)
-    _check_no_overflow([("dx", dx), ("dw", dw), ("db", db)],
+    check_no_overflow([("dx", dx), ("dw", dw), ("db", db)],
                        [("dout", dout), ("x", x), ("w", w)], where)
     return dx, dw, db
 
@@ -834,7 +799,7 @@ def conv2d_forward_naive(x, w, b, stride=1, padding=0):
                     for j in range(w_out):
                         window = x_padded[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
                         out[n, f, i, j] = np.sum(window * w[f]) + (0.0 if b is None else b[f])
-    _check_no_overflow([("the output", out)], [("x", x), ("w", w), ("b", b)], where)
+    check_no_overflow([("the output", out)], [("x", x), ("w", w), ("b", b)], where)
     cache = {"x": x, "w": w, "b": b, "stride": stride, "padding": padding}
     return out, cache
 
@@ -882,7 +847,7 @@ def conv2d_backward_naive(dout, cache):
                             db[f] += g
     h, w_in = x.shape[2:]
     dx = dx_padded[:, :, padding:padding + h, padding:padding + w_in].copy()
-    _check_no_overflow([("dx", dx), ("dw", dw), ("db", db)],
+    check_no_overflow([("dx", dx), ("dw", dw), ("db", db)],
                        [("dout", dout), ("x", x), ("w", w)], where)
     return dx, dw, db
 
@@ -1003,7 +968,7 @@ def maxpool2d_backward(dout, cache):
             for q in range(size):
                 routed = np.where(argmax == p * size + q, dout, 0.0)
                 dx[:, :, p:p + h_span:stride, q:q + w_span:stride] += routed
-    _check_no_overflow([("dx", dx)], [("dout", dout)], where)
+    check_no_overflow([("dx", dx)], [("dout", dout)], where)
     return dx
 
 
@@ -1060,7 +1025,7 @@ def maxpool2d_backward_naive(dout, cache):
                     for j in range(w_out):
                         p, q = divmod(int(argmax[n, c, i, j]), size)
                         dx[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
-    _check_no_overflow([("dx", dx)], [("dout", dout)], where)
+    check_no_overflow([("dx", dx)], [("dout", dout)], where)
     return dx
 
 
@@ -1123,7 +1088,7 @@ def avgpool2d_forward(x, size=2, stride=2):
     """
     where = "avgpool2d_forward"
     x, size, stride = _pool_inputs(x, size, stride, where)
-    _check_finite(x, "x", where)
+    check_finite(x, "x", where)
     h_out, w_out = _output_hw(x.shape, size, size, stride, 0)
     h_span, w_span = stride * (h_out - 1) + 1, stride * (w_out - 1) + 1
     count = size * size
@@ -1189,7 +1154,7 @@ def avgpool2d_forward_naive(x, size=2, stride=2):
     """
     where = "avgpool2d_forward_naive"
     x, size, stride = _pool_inputs(x, size, stride, where)
-    _check_finite(x, "x", where)
+    check_finite(x, "x", where)
     n_images, channels = x.shape[:2]
     h_out, w_out = _output_hw(x.shape, size, size, stride, 0)
     out = np.zeros((n_images, channels, h_out, w_out), dtype=x.dtype)
@@ -1259,7 +1224,7 @@ def global_avgpool_forward(x):
     where = "global_avgpool_forward"
     x = as_float_array(x, "x")
     _check_images(x, "x", where)
-    _check_finite(x, "x", where)
+    check_finite(x, "x", where)
     count = x.shape[2] * x.shape[3]
     with np.errstate(over="ignore"):   # only the last rounding can overflow: clipped
         out = np.sum(x / count, axis=(2, 3))
@@ -1307,7 +1272,7 @@ def global_avgpool_forward_naive(x):
     where = "global_avgpool_forward_naive"
     x = as_float_array(x, "x")
     _check_images(x, "x", where)
-    _check_finite(x, "x", where)
+    check_finite(x, "x", where)
     n_images, channels, height, width = x.shape
     out = np.zeros((n_images, channels), dtype=x.dtype)
     with np.errstate(over="ignore"):

@@ -18,7 +18,8 @@ return one value per distribution.
 """
 import numpy as np
 
-from ._checks import as_float_array, as_labels, check_ndim, check_positive_int, check_same_shape
+from ._checks import (as_float_array, as_labels, check_finite, check_ndim, check_no_overflow,
+                      check_positive_int, check_same_shape)
 from .activations import log_softmax, sigmoid, softmax
 
 
@@ -44,8 +45,11 @@ def mse(y_pred, y_true):
     float
     """
     y_pred, y_true = _pair(y_pred, y_true, "y_pred", "y_true", "mse")
-    diff = y_pred - y_true
-    return float(np.mean(diff * diff))
+    with np.errstate(over="ignore", invalid="ignore"):
+        diff = y_pred - y_true
+        value = np.mean(diff * diff)
+    check_no_overflow([("the mean squared error", value)], [("y_pred", y_pred), ("y_true", y_true)], "mse")
+    return float(value)
 
 
 def mse_grad(y_pred, y_true):
@@ -67,7 +71,9 @@ def mse_grad(y_pred, y_true):
         The shape and floating dtype of ``y_pred``.
     """
     y_pred, y_true = _pair(y_pred, y_true, "y_pred", "y_true", "mse_grad")
-    grad = 2.0 * (y_pred - y_true) / y_pred.size
+    with np.errstate(over="ignore", invalid="ignore"):
+        grad = 2.0 * (y_pred - y_true) / y_pred.size
+    check_no_overflow([("the gradient", grad)], [("y_pred", y_pred), ("y_true", y_true)], "mse_grad")
     return grad.astype(y_pred.dtype, copy=False)
 
 
@@ -285,7 +291,10 @@ def mae(y_pred, y_true):
     float
     """
     y_pred, y_true = _pair(y_pred, y_true, "y_pred", "y_true", "mae")
-    return float(np.mean(np.abs(y_pred - y_true)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = np.mean(np.abs(y_pred - y_true))
+    check_no_overflow([("the mean absolute error", value)], [("y_pred", y_pred), ("y_true", y_true)], "mae")
+    return float(value)
 
 
 def mae_grad(y_pred, y_true):
@@ -309,7 +318,8 @@ def mae_grad(y_pred, y_true):
         The shape and floating dtype of ``y_pred``.
     """
     y_pred, y_true = _pair(y_pred, y_true, "y_pred", "y_true", "mae_grad")
-    grad = np.sign(y_pred - y_true) / y_pred.size
+    with np.errstate(over="ignore"):  # a difference beyond float range still has the right sign
+        grad = np.sign(y_pred - y_true) / y_pred.size
     return grad.astype(y_pred.dtype, copy=False)
 
 
@@ -352,7 +362,7 @@ def binary_cross_entropy(p, y):
     -------
     float
     """
-    p, y = _pair(p, y, "p", "y", "binary_cross_entropy")
+    p, y = _pair(p, y, "p", "y", "binary_cross_entropy", finite=False)  # both in [0, 1]: checked below
     _check_unit_interval(p, "p", "binary_cross_entropy")
     _check_unit_interval(y, "y", "binary_cross_entropy")
     eps = np.finfo(p.dtype).eps
@@ -389,10 +399,14 @@ def bce_with_logits(z, y):
     -------
     float
     """
-    z, y = _pair(z, y, "z", "y", "bce_with_logits")
+    z, y = _pair(z, y, "z", "y", "bce_with_logits", finite=False)
     _check_unit_interval(y, "y", "bce_with_logits")
+    check_finite(z, "z", "bce_with_logits")
     per_element = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-    return float(np.mean(per_element))
+    with np.errstate(over="ignore"):
+        value = np.mean(per_element)
+    check_no_overflow([("the mean loss", value)], [("z", z), ("y", y)], "bce_with_logits")
+    return float(value)
 
 
 def bce_with_logits_grad(z, y):
@@ -413,8 +427,9 @@ def bce_with_logits_grad(z, y):
     numpy.ndarray
         The shape and floating dtype of ``z``.
     """
-    z, y = _pair(z, y, "z", "y", "bce_with_logits_grad")
+    z, y = _pair(z, y, "z", "y", "bce_with_logits_grad", finite=False)
     _check_unit_interval(y, "y", "bce_with_logits_grad")
+    check_finite(z, "z", "bce_with_logits_grad")
     grad = (sigmoid(z) - y) / z.size
     return grad.astype(z.dtype, copy=False)
 
@@ -605,8 +620,8 @@ def _per_distribution(values):
     return float(values) if values.ndim == 0 else values
 
 
-def _pair(a, b, name_a, name_b, where):
-    """Two float arrays of one equal, non-empty shape."""
+def _pair(a, b, name_a, name_b, where, finite=True):
+    """Two float arrays of one equal, non-empty shape; both finite if ``finite``."""
     a = as_float_array(a, name_a)
     b = as_float_array(b, name_b)
     check_same_shape(a, b, name_a, name_b, where)
@@ -615,6 +630,9 @@ def _pair(a, b, name_a, name_b, where):
             f"{where}: {name_a} is empty (shape {a.shape}); "
             "the mean of no elements is undefined"
         )
+    if finite:
+        check_finite(a, name_a, where)
+        check_finite(b, name_b, where)
     return a, b
 
 

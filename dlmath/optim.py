@@ -24,7 +24,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._checks import as_float_array, check_positive_int, check_same_shape
+from ._checks import as_float_array, check_finite, check_positive_int, check_same_shape
 
 # --------------------------------------------------------------------------
 # Checks shared by every step (and by dlmath.backprop.sgd_step)
@@ -36,7 +36,8 @@ def _paired_arrays(params, grads, where):
 
     The keys of ``grads`` must be those of ``params`` and every gradient the
     shape of its parameter (no broadcasting). The messages name the keys and
-    the shapes. :func:`dlmath.backprop.sgd_step` uses this too.
+    the shapes. :func:`dlmath.backprop.sgd_step` uses this too. (Finiteness
+    is checked on the step's results, by :func:`_check_step`.)
     """
     if set(params) != set(grads):
         raise ValueError(
@@ -51,13 +52,42 @@ def _paired_arrays(params, grads, where):
     return pairs
 
 
-def _gd_update(pairs, lr):
+def _check_step(pairs, where, **outputs):
+    """``ValueError`` if a parameter or gradient is not finite, or the step overflowed.
+
+    ``outputs`` maps a name (``params``, ``v``, ...) to a dict of new arrays:
+    the new parameters, and any running sum of squared gradients (an ``inf``
+    there would make the step 0, not ``inf``). Every other buffer reaches the
+    new parameters, so an ``inf`` or ``nan`` in any input or any result shows
+    there. The steps run under ``np.errstate(over="ignore", invalid="ignore")``;
+    a non-finite result names the input that caused it (a ``nan`` gradient
+    from a diverged run), or else says that a gradient, its square or a step
+    was beyond the floating type (a gradient of ``1e200`` has a square of
+    ``1e400``): an error, not a silent ``inf``.
+    """
+    for name, arrays in outputs.items():
+        for key, arr in arrays.items():
+            if not np.isfinite(arr).all():
+                for k, value, grad in pairs:
+                    check_finite(value, f"params[{k!r}]", where)
+                    check_finite(grad, f"grads[{k!r}]", where)
+                largest = max((float(np.max(np.abs(g))) for _, _, g in pairs if g.size), default=0.0)
+                raise ValueError(
+                    f"{where}: the new {name}[{key!r}] overflows {arr.dtype} (largest |gradient| = "
+                    f"{largest:.3g}); clip the gradients (clip_grad_norm) or lower the learning rate"
+                )
+
+
+def _gd_update(pairs, lr, where):
     r"""The gradient-descent update :math:`\theta - \eta g` of every ``(key, param, grad)``: new arrays.
 
     The one copy of the arithmetic of :func:`gd_step` and
     :func:`dlmath.backprop.sgd_step`; each checks ``lr`` its own way first.
     """
-    return {key: value - lr * grad for key, value, grad in pairs}
+    with np.errstate(over="ignore", invalid="ignore"):
+        new_params = {key: value - lr * grad for key, value, grad in pairs}
+    _check_step(pairs, where, params=new_params)
+    return new_params
 
 
 def _check_dicts(params, grads, where):
@@ -194,7 +224,7 @@ def gd_step(params, grads, state=None, lr=0.1):
     lr = _check_lr(lr, where)
     pairs = _paired_arrays(params, grads, where)
     step, _ = _read_state(state, (), pairs, where)
-    return _gd_update(pairs, lr), {"step": step + 1}
+    return _gd_update(pairs, lr, where), {"step": step + 1}
 
 
 def momentum_step(params, grads, state=None, lr=0.01, beta=0.9, nesterov=False):
@@ -241,11 +271,13 @@ def momentum_step(params, grads, state=None, lr=0.01, beta=0.9, nesterov=False):
     pairs = _paired_arrays(params, grads, where)
     step, buffers = _read_state(state, ("velocity",), pairs, where)
     new_params, velocity = {}, {}
-    for key, value, grad in pairs:
-        v = beta * buffers["velocity"][key] + grad
-        direction = grad + beta * v if nesterov else v
-        new_params[key] = value - lr * direction
-        velocity[key] = v
+    with np.errstate(over="ignore", invalid="ignore"):
+        for key, value, grad in pairs:
+            v = beta * buffers["velocity"][key] + grad
+            direction = grad + beta * v if nesterov else v
+            new_params[key] = value - lr * direction
+            velocity[key] = v
+    _check_step(pairs, where, params=new_params)
     return new_params, {"step": step + 1, "velocity": velocity}
 
 
@@ -285,10 +317,12 @@ def adagrad_step(params, grads, state=None, lr=0.01, eps=1e-10):
     pairs = _paired_arrays(params, grads, where)
     step, buffers = _read_state(state, ("sum_sq",), pairs, where)
     new_params, sum_sq = {}, {}
-    for key, value, grad in pairs:
-        G = buffers["sum_sq"][key] + grad * grad
-        new_params[key] = value - lr * (grad / (np.sqrt(G) + eps))
-        sum_sq[key] = G
+    with np.errstate(over="ignore", invalid="ignore"):
+        for key, value, grad in pairs:
+            G = buffers["sum_sq"][key] + grad * grad
+            new_params[key] = value - lr * (grad / (np.sqrt(G) + eps))
+            sum_sq[key] = G
+    _check_step(pairs, where, params=new_params, sum_sq=sum_sq)
     return new_params, {"step": step + 1, "sum_sq": sum_sq}
 
 
@@ -332,10 +366,12 @@ def rmsprop_step(params, grads, state=None, lr=0.01, alpha=0.99, eps=1e-8):
     pairs = _paired_arrays(params, grads, where)
     step, buffers = _read_state(state, ("square_avg",), pairs, where)
     new_params, square_avg = {}, {}
-    for key, value, grad in pairs:
-        s = alpha * buffers["square_avg"][key] + (1 - alpha) * (grad * grad)
-        new_params[key] = value - lr * (grad / (np.sqrt(s) + eps))
-        square_avg[key] = s
+    with np.errstate(over="ignore", invalid="ignore"):
+        for key, value, grad in pairs:
+            s = alpha * buffers["square_avg"][key] + (1 - alpha) * (grad * grad)
+            new_params[key] = value - lr * (grad / (np.sqrt(s) + eps))
+            square_avg[key] = s
+    _check_step(pairs, where, params=new_params, square_avg=square_avg)
     return new_params, {"step": step + 1, "square_avg": square_avg}
 
 
@@ -413,18 +449,20 @@ def adam_step(
     step_size = lr / bias_correction1
     bias_correction2_sqrt = bias_correction2**0.5
     new_params, m_out, v_out = {}, {}, {}
-    for key, value, grad in pairs:
-        if weight_decay != 0:
-            if decoupled:
-                value = value * (1 - lr * weight_decay)
-            else:
-                grad = grad + weight_decay * value
-        m = beta1 * buffers["m"][key] + (1 - beta1) * grad
-        v = beta2 * buffers["v"][key] + (1 - beta2) * (grad * grad)
-        denom = np.sqrt(v) / bias_correction2_sqrt + eps
-        new_params[key] = value - step_size * (m / denom)
-        m_out[key] = m
-        v_out[key] = v
+    with np.errstate(over="ignore", invalid="ignore"):
+        for key, value, grad in pairs:
+            if weight_decay != 0:
+                if decoupled:
+                    value = value * (1 - lr * weight_decay)
+                else:
+                    grad = grad + weight_decay * value
+            m = beta1 * buffers["m"][key] + (1 - beta1) * grad
+            v = beta2 * buffers["v"][key] + (1 - beta2) * (grad * grad)
+            denom = np.sqrt(v) / bias_correction2_sqrt + eps
+            new_params[key] = value - step_size * (m / denom)
+            m_out[key] = m
+            v_out[key] = v
+    _check_step(pairs, where, params=new_params, v=v_out)
     return new_params, {"step": t, "m": m_out, "v": v_out}
 
 

@@ -609,3 +609,36 @@ def test_equal_hidden_units_stay_equal(activation):
     assert np.ptp(params["W2"]) < 1e-12
     assert np.ptp(params["W3"], axis=0).max() < 1e-12
     assert not np.allclose(params["W1"], np.repeat(w, 8, axis=1))      # it did learn
+
+
+# --------------------------------------------------------------------------
+# the linear layer: non-finite input and overflow are errors, not inf or nan
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("name", ["x", "W", "b"])
+def test_linear_forward_refuses_non_finite_input(bad, name):
+    rng = np.random.default_rng(3)
+    args = {"x": rng.normal(size=(4, 3)), "W": rng.normal(size=(3, 2)), "b": rng.normal(size=2)}
+    args[name].flat[1] = bad
+    with pytest.raises(ValueError, match=f"linear_forward: {name} .* inf or nan"):
+        linear_forward(**args)
+
+
+@pytest.mark.parametrize("signs", [1, -1])
+def test_linear_forward_overflow_is_an_error(signs):
+    # 1e200 * 1e200 overflows; with opposite signs the exact sum is 0, but the
+    # result is nan or inf depending on the BLAS kernel: an error either way.
+    x = np.array([[1e200, 1e200]])
+    W = np.array([[1e200], [signs * 1e200]])
+    with pytest.raises(ValueError, match="linear_forward: the output overflows float64"):
+        linear_forward(x, W, np.zeros(1))
+
+
+def test_linear_backward_overflow_and_non_finite_dout_are_errors():
+    x = np.array([[1e200, 1.0]])
+    _, cache = linear_forward(x, np.ones((2, 1)), np.zeros(1))
+    with pytest.raises(ValueError, match="linear_backward: dW overflows float64"):
+        linear_backward(np.array([[1e200]]), cache)
+    with pytest.raises(ValueError, match="linear_backward: dout .* inf or nan"):
+        linear_backward(np.array([[np.nan]]), cache)

@@ -822,3 +822,34 @@ def test_normal_equations_overflowing_weights_are_a_clear_error():
     t, x, _ = _offset_data(0.0)
     with pytest.raises(ValueError, match="overflow float64"):
         linear_regression_normal_equations(1e-300 * x[:, None], 1e300 * t)
+
+
+# --------------------------------------------------------------------------
+# non-finite input and overflow: a clear error, never inf, nan or a warning
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", [mse, mse_grad, mae, mae_grad, bce_with_logits, bce_with_logits_grad])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_prediction_is_an_error(fn, bad):
+    with pytest.raises(ValueError, match="inf or nan"):
+        fn([0.5, bad], [1.0, 0.0])
+
+
+@pytest.mark.parametrize("fn", [mse, mse_grad, mae])
+def test_regression_losses_that_overflow_are_errors(fn):
+    # (1e308 - (-1e308)) is beyond float64: the loss (or gradient) has no float64 value
+    with pytest.raises(ValueError, match="overflows float64"):
+        fn([1e308, 1.0], [-1e308, 1.0])
+
+
+def test_mse_of_huge_but_representable_errors_is_finite():
+    assert mse([1e150, 0.0], [-1e150, 0.0]) == pytest.approx(2e300)
+
+
+def test_mae_grad_keeps_the_sign_where_the_difference_overflows():
+    np.testing.assert_array_equal(mae_grad([1e308, -1e308], [-1e308, 1e308]), [0.5, -0.5])
+
+
+def test_bce_with_logits_mean_that_overflows_is_an_error():
+    with pytest.raises(ValueError, match="bce_with_logits: the mean loss overflows"):
+        bce_with_logits([1.7e308, 1.7e308], [0.0, 0.0])

@@ -685,3 +685,43 @@ def test_run_optimizer():
     assert optim.run_optimizer(adam_step, optim.rosenbrock_grad, [-1.2, 1.0], 0).shape == (1, 2)
     with pytest.raises(ValueError, match="num_steps must be >= 0"):
         optim.run_optimizer(gd_step, optim.rosenbrock_grad, [0.0, 0.0], -1)
+
+
+# --------------------------------------------------------------------------
+# non-finite input and overflow: a clear error, never an inf or nan network
+# --------------------------------------------------------------------------
+
+STEPS_WITH_HYPER = [
+    (optim.gd_step, {"lr": 10.0}),
+    (optim.momentum_step, {"lr": 10.0, "beta": 0.9}),
+    (optim.momentum_step, {"lr": 10.0, "beta": 0.9, "nesterov": True}),
+    (optim.adagrad_step, {"lr": 0.1}),
+    (optim.rmsprop_step, {"lr": 0.1}),
+    (optim.adam_step, {"lr": 0.1}),
+    (optim.adam_step, {"lr": 0.1, "weight_decay": 0.01, "decoupled": True}),
+]
+
+
+@pytest.mark.parametrize("step, hyper", STEPS_WITH_HYPER)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("where", ["params", "grads"])
+def test_non_finite_params_or_grads_are_errors(step, hyper, bad, where):
+    params, grads = {"w": np.array([1.0, 2.0])}, {"w": np.array([0.5, -0.5])}
+    {"params": params, "grads": grads}[where]["w"][1] = bad
+    with pytest.raises(ValueError, match=rf"{where}\['w'\] .* inf or nan"):
+        step(params, grads, None, **hyper)
+
+
+@pytest.mark.parametrize("step, hyper", STEPS_WITH_HYPER)
+def test_a_step_that_overflows_is_an_error(step, hyper):
+    # a gradient of 1e200 has a square of 1e400 (AdaGrad, RMSprop, Adam), and
+    # 10 * 1e308 is beyond float64 (gradient descent, momentum)
+    g = 1e308 if step in (optim.gd_step, optim.momentum_step) else 1e200
+    with pytest.raises(ValueError, match="overflows float64 .*clip the gradients"):
+        step({"w": np.array([1.0])}, {"w": np.array([g])}, None, **hyper)
+
+
+def test_sgd_step_overflow_is_an_error():
+    from dlmath.backprop import sgd_step
+    with pytest.raises(ValueError, match="sgd_step: the new params\\['w'\\] overflows"):
+        sgd_step({"w": np.array([1.0])}, {"w": np.array([1e308])}, lr=10.0)
